@@ -1,0 +1,1 @@
+"""Custom Keras callbacks that strata configs can name under `callbacks:`."""

@@ -1,0 +1,125 @@
+"""The `strata` command: train, evaluate, predict, export (see `strata --help`).
+
+Exit codes: 0 success; 2 the user's input is wrong (one line naming the key, file, column or
+row, with the closest valid choice); 1 an unexpected failure (traceback kept, plus one line
+saying what was being done).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from pipelines.errors import UserError, UserErrorExit, suggestion
+
+USAGE = """\
+usage: strata <command> [key=value ...]
+
+commands:
+  train     [overrides]                              train a model from the composed config
+  evaluate  run=<run dir> [split=test]               re-evaluate a run's model on one of its splits
+  predict   run=<run dir> input=<file or folder> [output=<file>]
+                                                     write predictions for raw inputs
+  export    run=<run dir> [format=saved_model]       rewrite a run's serving artifact
+
+`strata train --help` lists the config groups and Hydra's own flags (-m, --cfg job, --config-dir, ...).
+Examples:
+  strata train
+  strata train experiment=house_prices optimizer.learning_rate=3e-4
+  strata train -m optimizer.learning_rate=0.01,0.001
+  strata predict run=outputs/digits_cnn/2026-01-01_12-00-00 input=digits.npy
+"""
+
+# command -> (module, function); each function takes the list of key=value arguments
+COMMANDS: dict[str, tuple[str, str]] = {
+    "evaluate": ("pipelines.commands.evaluate", "main"),
+    "predict": ("pipelines.commands.predict", "main"),
+    "export": ("pipelines.commands.export", "main"),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        sys.exit(0)
+    command, rest = argv[0], argv[1:]
+    if command == "train":
+        sys.exit(run_train(rest))
+    if command not in COMMANDS:
+        choices = ["train", *COMMANDS]
+        _error(f"unknown command '{command}', expected one of {', '.join(choices)}.{suggestion(command, choices)}")
+        sys.exit(2)
+    module, function = COMMANDS[command]
+    sys.exit(guarded(lambda: getattr(importlib.import_module(module), function)(rest), f"running strata {command}"))
+
+
+def run_train(args: list[str]) -> int:
+    """Runs Hydra's entry point for training with `args`; returns the exit code."""
+    from pipelines.training.environment import quiet_tensorflow
+
+    quiet_tensorflow()
+    try:
+        args = _expand_resume(args)
+    except UserError as ex:
+        _error(str(ex))
+        return 2
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach `guarded`
+    from pipelines.train import hydra_main
+
+    saved = sys.argv
+    sys.argv = [saved[0] if saved and saved[0].endswith("strata") else "strata", *args]
+    try:
+        return guarded(hydra_main, "training")
+    finally:
+        sys.argv = saved
+
+
+def guarded(func: Callable[[], object], doing: str) -> int:
+    """Calls `func`, turning user errors into one line and exit 2, anything else into exit 1."""
+    from pipelines.config.hydra_errors import describe
+
+    try:
+        func()
+    except SystemExit as ex:
+        return ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 1)
+    except (UserError, UserErrorExit) as ex:
+        _error(str(ex))
+        return 2
+    except KeyboardInterrupt:
+        _error("interrupted.")
+        return 130
+    except Exception as ex:
+        message = describe(ex)
+        if message is not None:
+            _error(message)
+            return 2
+        traceback.print_exc()
+        _error(f"internal error while {doing}: {type(ex).__name__}: {str(ex).splitlines()[0] if str(ex) else ''}")
+        return 1
+    return 0
+
+
+def _error(message: str) -> None:
+    print(f"strata: error: {' '.join(message.split())}", file=sys.stderr, flush=True)
+
+
+def _expand_resume(args: list[str]) -> list[str]:
+    """`resume=<run dir>`: the run's own overrides, its directory, then the new arguments."""
+    resume = [a for a in args if a.startswith("resume=")]
+    if not resume:
+        return args
+    from omegaconf import OmegaConf
+
+    from pipelines.run_dir import RunDir
+
+    path = resume[-1].split("=", 1)[1]
+    run = RunDir.existing(path, key="resume")
+    saved = [str(o) for o in OmegaConf.load(run.overrides)] if run.overrides.is_file() else []
+    saved = [o for o in saved if not o.startswith(("resume=", "hydra.run.dir="))]
+    rest = [a for a in args if not a.startswith("resume=")]
+    return [*saved, *rest, f"hydra.run.dir={Path(path).resolve()}", f"resume={Path(path).resolve()}"]

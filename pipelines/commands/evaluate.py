@@ -1,0 +1,31 @@
+"""`strata evaluate run=<run dir> [split=test] [batch_size=N]`: re-evaluate a run's model."""
+
+from __future__ import annotations
+
+import json
+
+from pipelines.commands import args as cli_args
+from pipelines.commands.run_loading import load_config, load_model
+from pipelines.errors import ConfigError
+from pipelines.run_dir import RunDir
+
+
+def main(argv: list[str]) -> dict[str, float]:
+    opts = cli_args.parse(argv, "evaluate", {"run": None, "split": "test", "batch_size": None}, required=("run",))
+    run = RunDir.existing(opts["run"])
+    config = load_config(run)
+    split = opts["split"]
+    if split not in ("train", "validation", "test"):
+        raise ConfigError(f"strata evaluate: split={split}, expected train, validation or test.")
+    batch = int(opts["batch_size"]) if opts["batch_size"] else config.trainer.batch_size
+    model = load_model(run)
+
+    from pipelines.data.loading import load_data
+
+    bundle = load_data(config)
+    if split not in bundle.splits:
+        raise ConfigError(f"strata evaluate: the run has no {split} split (data.split.{split} is 0).")
+    values = model.evaluate(bundle.dataset(split, batch), verbose=0, return_dict=True)
+    values = {k: float(v) for k, v in values.items()}
+    print(json.dumps({split: values}, indent=2, sort_keys=True))
+    return values

@@ -1,0 +1,22 @@
+"""`strata export run=<run dir> [format=saved_model]`: rewrite a run's serving artifact."""
+
+from __future__ import annotations
+
+from pipelines.commands import args as cli_args
+from pipelines.commands.run_loading import load_model
+from pipelines.config.schema import ExportConfig
+from pipelines.config.validate import check_section
+from pipelines.run_dir import RunDir
+
+
+def main(argv: list[str]) -> str:
+    opts = cli_args.parse(argv, "export", {"run": None, "format": "saved_model"}, required=("run",))
+    run = RunDir.existing(opts["run"])
+    cfg = check_section(ExportConfig, {"format": opts["format"]}, ("export",))
+    model = load_model(run, compile=False)
+
+    from pipelines.export.exporter import export_model
+
+    path = export_model(model, run, cfg)
+    print(f"exported {cfg.format} to {path}")
+    return str(path)

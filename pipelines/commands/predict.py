@@ -1,0 +1,70 @@
+"""`strata predict run=<run dir> input=<file or folder> [output=<file>]`: predictions for raw inputs.
+
+Writes a CSV: the inputs' identifiers (row number or file name), then the label and each class's
+probability (classifiers) or the prediction in the target's units (regression).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.commands import args as cli_args
+from pipelines.commands.inputs import read_inputs
+from pipelines.commands.run_loading import load_config, load_model, load_task
+from pipelines.run_dir import RunDir, atomic_path
+
+
+def main(argv: list[str]) -> Path:
+    opts = cli_args.parse(
+        argv, "predict", {"run": None, "input": None, "output": None, "batch_size": "256"}, required=("run", "input")
+    )
+    run = RunDir.existing(opts["run"])
+    config = load_config(run)
+    described = load_task(run)
+    x, ids = read_inputs(opts["input"], described["features"], config.data)
+    model = load_model(run, compile=False)
+    predictions = predict_arrays(model, x, int(opts["batch_size"]))
+    frame = to_frame(predictions, ids, described["task"])
+    output = Path(opts["output"]) if opts["output"] else run.root / "predictions" / f"{Path(opts['input']).stem}.csv"
+    with atomic_path(output) as tmp:
+        frame.to_csv(tmp, index=False)
+    print(f"wrote {len(frame)} predictions to {output}")
+    return output
+
+
+def predict_arrays(model, x: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return np.asarray(model.predict(ds, verbose=0))
+
+
+def to_frame(predictions: np.ndarray, ids: list[str], task: dict):
+    import pandas as pd
+
+    frame = pd.DataFrame({"id": ids})
+    kind, classes = task["kind"], task.get("classes") or []
+    if kind == "binary":
+        p = predictions.reshape(-1)
+        frame["label"] = np.where(p >= 0.5, classes[1], classes[0])
+        frame[f"prob_{classes[0]}"] = 1 - p
+        frame[f"prob_{classes[1]}"] = p
+    elif kind == "multiclass":
+        frame["label"] = np.asarray(classes)[predictions.argmax(axis=-1)]
+        for i, c in enumerate(classes):
+            frame[f"prob_{c}"] = predictions[:, i]
+    elif kind == "multilabel":
+        for i, c in enumerate(classes):
+            frame[f"prob_{c}"] = predictions[:, i]
+        frame["labels"] = [" ".join(c for c, on in zip(classes, row >= 0.5) if on) for row in predictions]
+    else:
+        flat = predictions.reshape(len(ids), -1)
+        name = task.get("target") or "prediction"
+        if flat.shape[1] == 1:
+            frame[name] = flat[:, 0]
+        else:
+            for i in range(flat.shape[1]):
+                frame[f"{name}_{i + 1}"] = flat[:, i]
+    return frame

@@ -1,0 +1,1 @@
+"""Config composition (Hydra) and validation (typed schema), all before TensorFlow is imported."""

@@ -1,0 +1,209 @@
+"""The typed schema behind every config group.
+
+Each group is a pydantic model with `extra="forbid"`, so an unknown key, a wrong type or a value
+out of range is refused with the key's full path. Data sources and model families register their
+own schema by name (see `pipelines.data.registry` and `pipelines.models.registry`); this module
+holds the groups that have a single shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TASKS = (
+    "auto",
+    "regression",
+    "binary",
+    "multiclass",
+    "multilabel",
+    "forecast",
+    "reconstruction",
+    "generation",
+)
+
+
+class StrictModel(BaseModel):
+    """A schema node that refuses unknown keys and coerces nothing silently."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, protected_namespaces=())
+
+
+# ----------------------------------------------------------------------------- optimizer
+
+
+class ScheduleConfig(StrictModel):
+    name: Literal["constant", "exponential", "cosine", "warmup_cosine", "piecewise"] = "constant"
+    decay_steps: int | None = Field(None, ge=1)
+    decay_rate: float = Field(0.96, gt=0, le=1)
+    staircase: bool = False
+    alpha: float = Field(0.0, ge=0, le=1)
+    warmup_steps: int = Field(0, ge=0)
+    boundaries: list[int] = Field(default_factory=list)
+    values: list[float] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _piecewise_lengths(self) -> ScheduleConfig:
+        if self.name == "piecewise" and len(self.values) != len(self.boundaries) + 1:
+            raise ValueError(
+                "piecewise needs one more value than boundaries "
+                f"(got {len(self.boundaries)} boundaries and {len(self.values)} values)"
+            )
+        return self
+
+
+class OptimizerConfig(StrictModel):
+    name: Literal["adam", "sgd", "adamw", "rmsprop"] = "adam"
+    learning_rate: float = Field(1e-3, gt=0, le=10)
+    weight_decay: float | None = Field(None, ge=0)
+    clipnorm: float | None = Field(None, gt=0)
+    clipvalue: float | None = Field(None, gt=0)
+    global_clipnorm: float | None = Field(None, gt=0)
+    beta_1: float = Field(0.9, ge=0, lt=1)
+    beta_2: float = Field(0.999, ge=0, lt=1)
+    epsilon: float = Field(1e-7, gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    nesterov: bool = False
+    rho: float = Field(0.9, ge=0, lt=1)
+    amsgrad: bool = False
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+
+# ----------------------------------------------------------------------------- trainer
+
+
+class TrainerConfig(StrictModel):
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(64, ge=1)
+    steps_per_epoch: int | None = Field(None, ge=1)
+    validation_steps: int | None = Field(None, ge=1)
+    validation_freq: int = Field(1, ge=1)
+    accelerator: Literal["auto", "cpu", "gpu", "tpu"] = "auto"
+    strategy: Literal["auto", "none", "mirrored", "multi_worker", "tpu"] = "auto"
+    tpu_address: str | None = None
+    logical_cpu_devices: int | None = Field(None, ge=1, le=64)
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
+    jit_compile: bool | Literal["auto"] = "auto"
+    steps_per_execution: int = Field(1, ge=1)
+    deterministic: bool = True
+    verbose: Literal[0, 1, 2] = 0
+    evaluate_test: bool = True
+
+
+# ----------------------------------------------------------------------------- export
+
+
+class ExportConfig(StrictModel):
+    format: Literal["saved_model", "none"] = "saved_model"
+    opset: int = Field(17, ge=9, le=21)
+    quantize: bool = False
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+class PathsConfig(StrictModel):
+    root_dir: str
+    output_dir: str
+    data_dir: str
+    run_dir: str
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+
+class TensorBoardArgs(StrictModel):
+    update_freq: Literal["epoch", "batch"] | int = "epoch"
+    histogram_freq: int = Field(0, ge=0)
+    write_graph: bool = True
+    write_images: bool = False
+    write_steps_per_second: bool = False
+    profile_batch: int | list[int] | str = 0
+    embeddings_freq: int = Field(0, ge=0)
+
+
+class CheckpointArgs(StrictModel):
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+    save_best: bool = True
+    save_last: bool = True
+
+
+class EarlyStoppingArgs(StrictModel):
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+    patience: int = Field(5, ge=0)
+    min_delta: float = Field(0.0, ge=0)
+    restore_best_weights: bool = True
+    start_from_epoch: int = Field(0, ge=0)
+
+
+class ReduceLROnPlateauArgs(StrictModel):
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+    factor: float = Field(0.5, gt=0, lt=1)
+    patience: int = Field(3, ge=0)
+    min_delta: float = Field(1e-4, ge=0)
+    cooldown: int = Field(0, ge=0)
+    min_lr: float = Field(0.0, ge=0)
+
+
+class CSVLoggerArgs(StrictModel):
+    filename: str = "history.csv"
+    separator: str = ","
+    append: bool = True
+
+
+class NoArgs(StrictModel):
+    pass
+
+
+class BackupArgs(StrictModel):
+    save_freq: Literal["epoch"] | int = "epoch"
+    delete_checkpoint: bool = False
+
+
+class ConfusionMatrixArgs(StrictModel):
+    max_examples: int = Field(2000, ge=1)
+
+
+class ImageSamplesArgs(StrictModel):
+    num_images: int = Field(16, ge=1, le=256)
+
+
+CALLBACK_SCHEMAS: dict[str, type[StrictModel]] = {
+    "tensorboard": TensorBoardArgs,
+    "checkpoint": CheckpointArgs,
+    "early_stopping": EarlyStoppingArgs,
+    "reduce_lr_on_plateau": ReduceLROnPlateauArgs,
+    "csv_logger": CSVLoggerArgs,
+    "terminate_on_nan": NoArgs,
+    "backup": BackupArgs,
+    "epoch_logger": NoArgs,
+    "config_text": NoArgs,
+    "hparams": NoArgs,
+    "learning_rate_logger": NoArgs,
+    "throughput": NoArgs,
+    "confusion_matrix": ConfusionMatrixArgs,
+    "image_samples": ImageSamplesArgs,
+}
+"""Callbacks a config can name under `callbacks:`; each entry's keys are its arguments."""
+
+
+# ----------------------------------------------------------------------------- root
+
+
+class RootConfig(StrictModel):
+    task_name: str = Field(min_length=1)
+    seed: int = Field(42, ge=0, le=2**31 - 1)
+    task: Literal[TASKS] = "auto"  # type: ignore[valid-type]
+    resume: str | None = None
+    optimized_metric: str | None = None
+    data: dict[str, Any]
+    model: dict[str, Any]
+    optimizer: OptimizerConfig
+    trainer: TrainerConfig
+    callbacks: dict[str, Any] = Field(default_factory=dict)
+    export: ExportConfig
+    paths: PathsConfig

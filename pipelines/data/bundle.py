@@ -1,0 +1,179 @@
+"""What a data source hands to the rest of the pipeline: the features, the task and the splits.
+
+Features are described by their raw form (what a user has: a number, a category string, a
+sentence, an image array), so that the model built from them takes raw values and the exported
+model serves them unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipelines.data.schema import PipelineConfig
+
+FEATURE_KINDS = ("numeric", "categorical", "text", "image", "sequence")
+
+
+def input_name(column: str) -> str:
+    """The model input name for a raw column: letters, digits and `_` only."""
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", str(column)).strip("_")
+    return name or "feature"
+
+
+@dataclass
+class Feature:
+    """One raw model input.
+
+    Args:
+        name: input name in the model and the SavedModel signature.
+        kind: `numeric`, `categorical`, `text`, `image` or `sequence`.
+        shape: shape of one example (`(1,)` for a table cell, `(H, W, C)` for an image).
+        dtype: `float32`, `int64` or `string`.
+        column: the column or array this feature was read from.
+        options: kind-specific preprocessing options (rescale factor, vocabulary size, ...).
+    """
+
+    name: str
+    kind: str
+    shape: tuple[int, ...] = (1,)
+    dtype: str = "float32"
+    column: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Task:
+    """What the model predicts.
+
+    Args:
+        kind: `regression`, `binary`, `multiclass`, `multilabel`, `forecast`, `reconstruction`
+            or `generation`.
+        target: the target column's name, if there is one.
+        classes: class names for classifiers, in label-index order.
+        target_shape: shape of one target (regression and forecast).
+        target_mean, target_std: statistics of the training targets (regression), used to
+            standardize them for training while the model outputs original units.
+    """
+
+    kind: str
+    target: str | None = None
+    classes: list[str] | None = None
+    target_shape: tuple[int, ...] = (1,)
+    target_mean: list[float] | None = None
+    target_std: list[float] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes or [])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "classes": self.classes,
+            "target_shape": list(self.target_shape),
+            "target_mean": self.target_mean,
+            "target_std": self.target_std,
+        }
+
+
+@dataclass
+class Split:
+    """One split held in memory: raw feature arrays by input name, and the targets."""
+
+    x: dict[str, np.ndarray]
+    y: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.x.values())))
+
+    def take(self, index: np.ndarray) -> Split:
+        return Split({k: v[index] for k, v in self.x.items()}, None if self.y is None else self.y[index])
+
+
+@dataclass
+class DataBundle:
+    """Features, task and splits of one data source, and the tf.data pipelines over them."""
+
+    features: list[Feature]
+    task: Task
+    splits: dict[str, Split]
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    seed: int = 0
+
+    def feature(self, name: str) -> Feature:
+        return next(f for f in self.features if f.name == name)
+
+    def size(self, split: str) -> int:
+        return len(self.splits[split]) if split in self.splits else 0
+
+    def train_values(self, name: str) -> np.ndarray:
+        """The training split's raw values of one feature, for adapting preprocessing layers."""
+        return self.splits["train"].x[name]
+
+    def dataset(self, split: str, batch_size: int, training: bool = False, with_targets: bool = True):
+        """A batched tf.data pipeline over one split: (features by name, target)."""
+        import tensorflow as tf
+
+        part = self.splits[split]
+        x = {f.name: _as_tensor_input(part.x[f.name], f) for f in self.features}
+        if with_targets and part.y is not None:
+            ds = tf.data.Dataset.from_tensor_slices((x, part.y))
+        else:
+            ds = tf.data.Dataset.from_tensor_slices(x)
+        options = tf.data.Options()
+        if self.pipeline.deterministic is not None:
+            options.deterministic = self.pipeline.deterministic
+        ds = ds.with_options(options)
+        if training and self.pipeline.shuffle_buffer > 0:
+            buffer = min(self.pipeline.shuffle_buffer, len(part))
+            ds = ds.shuffle(buffer, seed=self.seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size)
+        if self.pipeline.prefetch:
+            ds = ds.prefetch(tf.data.AUTOTUNE)
+        return ds
+
+
+def _as_tensor_input(values: np.ndarray, feature: Feature) -> np.ndarray:
+    if feature.dtype == "string":
+        return values.astype(str).astype(object)
+    return values.astype(feature.dtype)
+
+
+def split_indices(
+    n: int,
+    validation: float,
+    test: float,
+    seed: int,
+    stratify: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Shuffled train/validation/test index arrays; stratified by `stratify` when given."""
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(n)
+    parts: dict[str, np.ndarray] = {}
+    rest, rest_strat = index, stratify
+    if test > 0:
+        rest, parts["test"] = train_test_split(
+            rest, test_size=test, random_state=seed, stratify=_usable(rest_strat)
+        )
+        rest_strat = None if stratify is None else stratify[rest]
+    if validation > 0:
+        fraction = validation / (1 - test)
+        rest, parts["validation"] = train_test_split(
+            rest, test_size=fraction, random_state=seed + 1, stratify=_usable(rest_strat)
+        )
+    parts["train"] = rest
+    return parts
+
+
+def _usable(stratify: np.ndarray | None) -> np.ndarray | None:
+    """Stratify only when every class has at least two members (scikit-learn's requirement)."""
+    if stratify is None:
+        return None
+    _, counts = np.unique(stratify, return_counts=True)
+    return stratify if counts.min() >= 2 else None

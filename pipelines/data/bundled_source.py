@@ -1,0 +1,63 @@
+"""scikit-learn's bundled data sets (`digits`, `breast_cancer`, `diabetes`, `iris`, `wine`).
+
+They ship inside scikit-learn, so they train offline. `digits` is served as 8x8 grayscale
+images (raw pixel values 0..16); the others as tables of named numeric columns.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from pipelines.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
+from pipelines.data.registry import register_source
+from pipelines.data.schema import DataConfig
+
+DATASETS = ("digits", "breast_cancer", "diabetes", "iris", "wine")
+
+
+class BundledConfig(DataConfig):
+    source: Literal["bundled"] = "bundled"
+    name: Literal[DATASETS] = "digits"  # type: ignore[valid-type]
+    as_images: bool = True
+
+
+def _load_sklearn(name: str):
+    from sklearn import datasets
+
+    return getattr(datasets, f"load_{name}")()
+
+
+@register_source("bundled", BundledConfig)
+def load(cfg: BundledConfig, seed: int) -> DataBundle:
+    raw = _load_sklearn(cfg.name)
+    y = np.asarray(raw.target)
+    if cfg.name == "digits" and cfg.as_images:
+        images = raw.images.astype("float32")[..., None]
+        features = [
+            Feature("image", "image", shape=images.shape[1:], column="image", options={"rescale": 1 / 16})
+        ]
+        columns = {"image": images}
+    else:
+        columns = {input_name(n): raw.data[:, i : i + 1].astype("float32") for i, n in enumerate(raw.feature_names)}
+        features = [Feature(name, "numeric", column=orig) for name, orig in zip(columns, raw.feature_names)]
+
+    if cfg.name == "diabetes":
+        task = Task("regression", target="target")
+        y = y.astype("float32")
+        stratify = None
+    else:
+        names = getattr(raw, "target_names", None)
+        classes = [str(c) for c in (names if names is not None else np.unique(y))]
+        task = Task("binary" if len(classes) == 2 else "multiclass", target="target", classes=classes)
+        y = y.astype("int32")
+        stratify = y if cfg.split.stratify else None
+
+    split_seed = cfg.split.seed if cfg.split.seed is not None else seed
+    index = split_indices(len(y), cfg.split.validation, cfg.split.test, split_seed, stratify)
+    full = Split(columns, y)
+    splits = {name: full.take(idx) for name, idx in index.items()}
+    if cfg.limit is not None:
+        splits["train"] = splits["train"].take(np.arange(min(cfg.limit, len(splits["train"]))))
+    return DataBundle(features, task, splits, cfg.pipeline, seed)

@@ -1,0 +1,63 @@
+"""Loads the configured data source and settles the task: from the data, or as the config says."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from pipelines.data.bundle import DataBundle
+from pipelines.data.registry import get_source
+from pipelines.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+SUPERVISED = ("regression", "binary", "multiclass", "multilabel", "forecast")
+
+
+def load_data(config) -> DataBundle:
+    """The data bundle of a validated config, with its task final and target statistics set."""
+    bundle = get_source(config.data.source).load(config.data, config.seed)
+    task = bundle.task
+    if config.task != "auto" and config.task != task.kind:
+        _override_task(bundle, config.task)
+    if task.kind in ("binary", "multiclass") and task.num_classes < 2:
+        raise DataError(
+            f"data: target '{task.target}' has a single class ({(task.classes or ['?'])[0]!r}); "
+            "a classifier needs at least two. Check data.target."
+        )
+    if task.kind in ("regression", "forecast") and bundle.splits["train"].y is not None:
+        y = bundle.splits["train"].y.astype("float64").reshape(len(bundle.splits["train"]), -1)
+        task.target_mean = np.nanmean(y, axis=0).tolist()
+        task.target_std = np.maximum(np.nanstd(y, axis=0), 1e-8).tolist()
+    for name in ("train", "validation", "test"):
+        if name in bundle.splits and bundle.size(name) == 0:
+            del bundle.splits[name]
+    if "train" not in bundle.splits:
+        raise DataError("data: the training split is empty; the data has too few rows for the split fractions.")
+    log.info(
+        "data: %s (%s), %s",
+        config.data.name,
+        task.kind,
+        ", ".join(f"{k} {bundle.size(k)}" for k in ("train", "validation", "test") if k in bundle.splits),
+    )
+    return bundle
+
+
+def _override_task(bundle: DataBundle, kind: str) -> None:
+    task = bundle.task
+    if kind == "regression" and task.kind in ("binary", "multiclass"):
+        classes = np.asarray(task.classes)
+        for split in bundle.splits.values():
+            try:
+                split.y = classes[split.y].astype("float32")
+            except ValueError:
+                raise ConfigError(f"task=regression: target '{task.target}' holds values that are not numbers.") from None
+        task.kind, task.classes = "regression", None
+        return
+    if kind in ("binary", "multiclass") and task.kind in ("binary", "multiclass"):
+        if kind == "binary" and task.num_classes != 2:
+            raise ConfigError(f"task=binary: target '{task.target}' has {task.num_classes} classes, not 2. Try task=multiclass.")
+        task.kind = kind
+        return
+    raise ConfigError(f"task={kind}: cannot train a {kind} model on this data, whose task is {task.kind}. Try task=auto.")

@@ -1,0 +1,1 @@
+"""Exports of a trained model: the SavedModel that serves raw inputs, and ONNX / TFLite."""

@@ -1,0 +1,92 @@
+"""Turns the model config, the features and the task into a compiled keras.Model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from pipelines.data.bundle import DataBundle, Task
+from pipelines.errors import ConfigError, suggestion
+from pipelines.models import heads, preprocessing
+from pipelines.models.registry import get_family
+
+
+@dataclass
+class BuildContext:
+    """What a family builder gets: its config, the data description and the raw/encoded inputs."""
+
+    cfg: Any
+    bundle: DataBundle
+    inputs: dict[str, Any]
+    encoded: dict[str, Any]
+
+    @property
+    def task(self) -> Task:
+        return self.bundle.task
+
+    def flat(self):
+        """All encoded features flattened and concatenated into one vector per example."""
+        parts = []
+        for name, tensor in self.encoded.items():
+            if len(tensor.shape) > 2:
+                tensor = keras.layers.Flatten(name=f"{name}_flatten")(tensor)
+            parts.append(tensor)
+        if len(parts) == 1:
+            return parts[0]
+        return keras.layers.Concatenate(name="features")(parts)
+
+    def single(self, kinds: tuple[str, ...]):
+        """The one encoded feature of the given kinds (an image for a CNN, a sequence for an RNN)."""
+        matching = [f.name for f in self.bundle.features if f.kind in kinds]
+        if len(matching) != 1:
+            found = ", ".join(f"{f.name} ({f.kind})" for f in self.bundle.features)
+            raise ConfigError(
+                f"model={self.cfg.family} needs exactly one {' or '.join(kinds)} input, "
+                f"the data has: {found}. Try model=mlp for tables."
+            )
+        return self.encoded[matching[0]]
+
+    def supervised(self, body) -> keras.Model:
+        """Puts the task's head on `body` and returns the model from raw inputs to predictions."""
+        return keras.Model(self.inputs, heads.head(body, self.task), name=self.cfg.name)
+
+
+def build_model(model_cfg, bundle: DataBundle) -> keras.Model:
+    """Builds (but does not compile) the model a config describes."""
+    family = get_family(model_cfg.family)
+    inputs = preprocessing.raw_inputs(bundle.features)
+    encoded = preprocessing.encode(bundle, inputs, model_cfg, family.sequence_inputs)
+    return family.build(BuildContext(model_cfg, bundle, inputs, encoded))
+
+
+def loss_and_metrics(model_cfg, task: Task) -> tuple[Any, list]:
+    """The loss and metrics for `task`, or the ones the config names."""
+    loss = heads.default_loss(task)
+    if model_cfg.loss is not None:
+        loss = _lookup("model.loss", model_cfg.loss, keras.losses.get, _loss_names())
+    metrics = heads.default_metrics(task)
+    if model_cfg.metrics is not None:
+        metrics = [
+            _lookup(f"model.metrics[{i}]", name, keras.metrics.get, _metric_names())
+            for i, name in enumerate(model_cfg.metrics)
+        ]
+    return loss, metrics
+
+
+def _lookup(key: str, name: str, getter, choices: list[str]):
+    try:
+        return getter(name)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{key}: unknown name '{name}'.{suggestion(name, choices)}") from None
+
+
+def _loss_names() -> list[str]:
+    return [n for n in dir(keras.losses) if not n.startswith("_") and n[0].islower()]
+
+
+def _metric_names() -> list[str]:
+    return ["accuracy", "auc", "mae", "mse", "rmse"] + [
+        n for n in dir(keras.metrics) if not n.startswith("_") and n[0].islower()
+    ]

@@ -1,0 +1,119 @@
+"""Raw model inputs and the preprocessing layers behind them, adapted on the training split.
+
+Every feature becomes a named `keras.Input` of its raw form; the layers that normalize, look up,
+vectorize or rescale it live inside the model, so training, evaluation and the exported
+SavedModel all see the same raw values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from layers import Impute
+from pipelines.data.bundle import DataBundle, Feature
+
+
+def raw_inputs(features: list[Feature]) -> dict[str, Any]:
+    """One `keras.Input` per feature, named after it."""
+    return {f.name: keras.Input(shape=f.shape, dtype=f.dtype, name=f.name) for f in features}
+
+
+def encode(bundle: DataBundle, inputs: dict[str, Any], model_cfg, sequences: bool) -> dict[str, Any]:
+    """Preprocesses every raw input; returns encoded tensors by feature name.
+
+    Args:
+        bundle: the data, whose training split adapts the layers.
+        inputs: raw inputs from `raw_inputs`.
+        model_cfg: the model config (embedding size, one-hot limit).
+        sequences: True when the network reads text as token sequences (RNN, Transformer),
+            False for a bag of n-grams.
+    """
+    encoded = {}
+    for feature in bundle.features:
+        x = inputs[feature.name]
+        values = bundle.train_values(feature.name)
+        if feature.kind == "numeric":
+            encoded[feature.name] = _numeric(x, values, feature)
+        elif feature.kind == "categorical":
+            encoded[feature.name] = _categorical(x, values, feature, model_cfg)
+        elif feature.kind == "text":
+            encoded[feature.name] = _text(x, values, feature, sequences)
+        elif feature.kind == "image":
+            encoded[feature.name] = _image(x, feature)
+        elif feature.kind == "sequence":
+            encoded[feature.name] = _sequence(x, values, feature)
+        else:
+            raise ValueError(f"feature {feature.name!r} has unknown kind {feature.kind!r}")
+    return encoded
+
+
+def _numeric(x, values: np.ndarray, feature: Feature):
+    values = values.astype("float64")
+    mean = np.nanmean(values, axis=0) if np.isfinite(values).any() else np.zeros(values.shape[1:])
+    mean = np.nan_to_num(mean)
+    filled = np.where(np.isnan(values), mean, values)
+    variance = np.maximum(filled.var(axis=0), 1e-12)
+    has_missing = bool(np.isnan(values).any())
+    x = Impute(value=mean.tolist(), add_indicator=has_missing, name=f"{feature.name}_impute")(x)
+    if has_missing:
+        mean = np.concatenate([mean, np.isnan(values).mean(axis=0)])
+        variance = np.concatenate([variance, np.maximum(np.isnan(values).mean(axis=0) * (1 - np.isnan(values).mean(axis=0)), 1e-12)])
+    norm = keras.layers.Normalization(mean=mean.tolist(), variance=variance.tolist(), name=f"{feature.name}_norm")
+    return norm(x)
+
+
+def _categorical(x, values: np.ndarray, feature: Feature, model_cfg):
+    vocab, counts = np.unique(values.astype(str).ravel(), return_counts=True)
+    vocab = [v for v, _ in sorted(zip(vocab, counts), key=lambda vc: (-vc[1], vc[0]))]
+    max_tokens = feature.options.get("max_tokens")
+    if max_tokens:
+        vocab = vocab[: int(max_tokens)]
+    if len(vocab) + 1 <= model_cfg.max_one_hot:
+        lookup = keras.layers.StringLookup(
+            vocabulary=vocab, num_oov_indices=1, output_mode="one_hot", name=f"{feature.name}_lookup"
+        )
+        return lookup(x)
+    lookup = keras.layers.StringLookup(vocabulary=vocab, num_oov_indices=1, name=f"{feature.name}_lookup")
+    emb = keras.layers.Embedding(len(vocab) + 1, model_cfg.embedding_dim, name=f"{feature.name}_embedding")
+    return keras.layers.Flatten(name=f"{feature.name}_flat")(emb(lookup(x)))
+
+
+def _text(x, values: np.ndarray, feature: Feature, sequences: bool):
+    opts = feature.options
+    flat = keras.layers.Reshape((), name=f"{feature.name}_squeeze")(x) if tuple(feature.shape) == (1,) else x
+    if sequences:
+        vectorizer = keras.layers.TextVectorization(
+            max_tokens=opts.get("max_tokens", 20_000),
+            output_mode="int",
+            output_sequence_length=opts.get("sequence_length", 64),
+            name=f"{feature.name}_vectorize",
+        )
+    else:
+        vectorizer = keras.layers.TextVectorization(
+            max_tokens=opts.get("max_tokens", 20_000),
+            output_mode=opts.get("bag_mode", "tf_idf"),
+            ngrams=opts.get("ngrams", 2),
+            name=f"{feature.name}_vectorize",
+        )
+    vectorizer.adapt(values.astype(str).ravel())
+    return vectorizer(flat)
+
+
+def _image(x, feature: Feature):
+    rescale = feature.options.get("rescale")
+    if rescale:
+        x = keras.layers.Rescaling(float(rescale), name=f"{feature.name}_rescale")(x)
+    return x
+
+
+def _sequence(x, values: np.ndarray, feature: Feature):
+    flat = values.reshape(-1, values.shape[-1]).astype("float64")
+    norm = keras.layers.Normalization(
+        mean=np.nanmean(flat, axis=0).tolist(),
+        variance=np.maximum(np.nanvar(flat, axis=0), 1e-12).tolist(),
+        name=f"{feature.name}_norm",
+    )
+    return norm(x)

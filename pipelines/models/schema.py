@@ -1,0 +1,16 @@
+"""Config keys every model family shares."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pipelines.config.schema import StrictModel
+
+
+class ModelConfig(StrictModel):
+    family: str
+    name: str = Field(min_length=1)
+    loss: str | None = None
+    metrics: list[str] | None = None
+    embedding_dim: int = Field(16, ge=1)
+    max_one_hot: int = Field(64, ge=2)

@@ -1,0 +1,102 @@
+"""`strata train` and `python -m pipelines.train`: compose the config, validate it, train.
+
+Everything up to validation runs without TensorFlow, so a config error is reported at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+# `${strata_data_dir:}`: the data sets that ship inside the package (see pipelines/datasets/)
+OmegaConf.register_new_resolver(
+    "strata_data_dir", lambda: str(Path(__file__).resolve().parent / "datasets"), replace=True
+)
+
+log = logging.getLogger("strata.train")
+
+
+@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
+def hydra_main(cfg: DictConfig) -> float | None:
+    return run(cfg)
+
+
+def run(cfg: DictConfig) -> float | None:
+    """Validates and trains one composed config; returns the optimized metric (for sweeps)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from pipelines.config.validate import validate
+    from pipelines.errors import UserError, UserErrorExit
+
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    try:
+        config = validate(cfg)
+        from pipelines.training.trainer import train
+
+        result = train(config, cfg)
+    except UserError as ex:
+        if multirun:
+            _report_failed_trial(ex)
+            return float("nan")
+        _remove_if_empty(cfg)
+        raise UserErrorExit(ex) from None
+    except Exception as ex:
+        if not multirun:
+            raise
+        _report_failed_trial(ex)
+        return float("nan")
+    return _optimized_value(config.optimized_metric, result.metrics)
+
+
+def _report_failed_trial(ex: BaseException) -> None:
+    """A sweep goes on past a failed trial: log it; the sweeper gets NaN."""
+    from hydra.core.hydra_config import HydraConfig
+
+    job = HydraConfig.get().job
+    log.error("trial %s (%s) failed: %s: %s", job.num, job.override_dirname or "defaults", type(ex).__name__, ex)
+
+
+def _remove_if_empty(cfg: DictConfig) -> None:
+    """Removes a run directory that holds nothing but Hydra's records, after a refused config."""
+    import shutil
+
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return
+    root = Path(HydraConfig.get().runtime.output_dir)
+    leftovers = {p.name for p in root.iterdir()} - {".hydra", "train.log", ".lock"} if root.is_dir() else set()
+    if root.is_dir() and not leftovers:
+        logging.shutdown()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _optimized_value(name: str | None, metrics: dict) -> float | None:
+    if not name:
+        return None
+    split, _, metric = name.partition("/")
+    if not metric:
+        split, metric = "validation", name
+    try:
+        return float(metrics[split][metric])
+    except KeyError:
+        from pipelines.errors import ConfigError, suggestion
+
+        known = [f"{s}/{m}" for s, values in metrics.items() for m in values]
+        raise ConfigError(f"optimized_metric: '{name}' is not among the run's metrics.{suggestion(name, known)}") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pipelines.cli import run_train
+
+    sys.exit(run_train(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Training: the environment (seeds, precision, strategy), optimizers, callbacks and the run."""

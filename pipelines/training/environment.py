@@ -1,0 +1,124 @@
+"""The process-wide setup of a run: TensorFlow's logging, seeds, determinism, precision,
+accelerator and distribution strategy."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+
+from pipelines.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def quiet_tensorflow() -> None:
+    """Keeps TensorFlow's C++ start-up messages out of the user's terminal (unless they ask)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Silences file descriptor 2 while TensorFlow's native libraries load and probe for CUDA:
+    they print there before any log level applies. Python errors are raised, not printed, so
+    none is lost."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") not in ("3",) or not hasattr(os, "dup"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow():
+    """Imports TensorFlow (and initializes its devices) without its start-up noise."""
+    quiet_tensorflow()
+    with _stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+    return tf
+
+
+def configure(trainer, seed: int):
+    """Applies seeds, determinism, logical devices, precision and returns the strategy."""
+    tf = import_tensorflow()
+    import keras
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if trainer.logical_cpu_devices and not tf.config.list_physical_devices("GPU"):
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * trainer.logical_cpu_devices
+            )
+        except RuntimeError:  # already initialized in this process (tests): keep what is there
+            pass
+    strategy = _strategy(trainer, tf)
+    keras.utils.set_random_seed(seed)
+    if trainer.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy(trainer.precision)
+    return strategy
+
+
+def _check_accelerator(trainer, tf) -> None:
+    wanted = trainer.accelerator
+    if wanted == "gpu" and not tf.config.list_physical_devices("GPU"):
+        raise ConfigError(
+            "trainer.accelerator=gpu: TensorFlow sees no GPU on this machine "
+            "(is the `gpu` extra installed and a CUDA driver present?). Use trainer.accelerator=auto or cpu."
+        )
+    if wanted == "tpu" and trainer.strategy not in ("tpu", "auto"):
+        raise ConfigError("trainer.accelerator=tpu needs trainer.strategy=tpu (or auto).")
+
+
+def _strategy(trainer, tf):
+    _check_accelerator(trainer, tf)
+    choice = trainer.strategy
+    if choice == "auto":
+        if trainer.accelerator == "tpu":
+            choice = "tpu"
+        elif len(tf.config.list_physical_devices("GPU")) > 1:
+            choice = "mirrored"
+        elif trainer.logical_cpu_devices and trainer.logical_cpu_devices > 1:
+            choice = "mirrored"
+        elif os.environ.get("TF_CONFIG"):
+            choice = "multi_worker"
+        else:
+            choice = "none"
+    if choice == "none":
+        return tf.distribute.get_strategy()
+    if choice == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+        log.info("MirroredStrategy over %s", ", ".join(devices))
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if choice == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ConfigError("trainer.strategy=multi_worker needs the TF_CONFIG environment variable (cluster and task).")
+        from pipelines.training import multi_worker
+
+        return multi_worker.strategy()
+    if choice == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=trainer.tpu_address or "")
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, RuntimeError, tf.errors.NotFoundError) as ex:
+            raise ConfigError(
+                f"trainer.strategy=tpu: no TPU found ({str(ex).splitlines()[0]}). "
+                "Set trainer.tpu_address, or use trainer.strategy=auto on this machine."
+            ) from None
+        return tf.distribute.TPUStrategy(resolver)
+    raise ConfigError(f"trainer.strategy: unknown strategy {choice!r}")
