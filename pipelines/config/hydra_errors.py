@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 
 from pipelines.errors import suggestion
@@ -37,6 +38,11 @@ def describe(ex: BaseException) -> str | None:
     if isinstance(ex, OmegaConfBaseException):
         key = getattr(ex, "full_key", None)
         return f"{key or 'config'}: {str(ex).splitlines()[0]}"
+    if isinstance(ex, (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError)) or (
+        isinstance(ex, OSError) and ex.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT)
+    ):
+        # the output folder (hydra.run.dir, paths.output_dir) cannot be written
+        return f"cannot write {ex.filename or 'the run directory'}: {ex.strerror or ex}. Check hydra.run.dir / paths.output_dir."
     return None
 
 

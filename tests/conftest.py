@@ -1,0 +1,58 @@
+"""Shared test helpers: run the real `strata` CLI in a subprocess, and train tiny runs once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STRATA = Path(sys.executable).parent / "strata"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def strata(*args: str, cwd: Path | str | None = None, env: dict | None = None, timeout: float = 600) -> Result:
+    """Runs the installed `strata` command with `args`; returns exit code and output."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("HYDRA_FULL_ERROR", None)
+    proc = subprocess.run(
+        [str(STRATA), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_user_error(result: Result, *fragments: str) -> None:
+    """Exit code 2, one `strata: error:` line naming every fragment, and no traceback."""
+    assert result.code == 2, result.text
+    assert "Traceback" not in result.text, result.text
+    errors = [line for line in result.err.splitlines() if line.startswith("strata: error:")]
+    assert len(errors) == 1, result.text
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+# a few batches of the default digits CNN: enough to check artifacts, fast on 2 cores
+TINY = ("trainer.epochs=2", "trainer.steps_per_epoch=5", "trainer.batch_size=32")
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory) -> Path:
+    """One finished run of the default config (digits + CNN), shared by the tests that read it."""
+    run = tmp_path_factory.mktemp("runs") / "digits"
+    result = strata("train", *TINY, f"hydra.run.dir={run}", cwd=tmp_path_factory.mktemp("cwd"))
+    assert result.code == 0, result.text
+    return run
