@@ -6,8 +6,8 @@ Everything up to validation runs without TensorFlow, so a config error is report
 from __future__ import annotations
 
 import logging
+import os
 import sys
-
 from pathlib import Path
 
 import hydra
@@ -17,6 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 OmegaConf.register_new_resolver(
     "strata_data_dir", lambda: str(Path(__file__).resolve().parent / "datasets"), replace=True
 )
+# `${strata_cwd:}`: the folder strata was started from; unlike ${hydra:runtime.cwd} it also
+# resolves where Hydra's launcher computes the sweep directory, before any job exists
+OmegaConf.register_new_resolver("strata_cwd", lambda: os.getcwd(), replace=True)
 
 log = logging.getLogger("strata.train")
 

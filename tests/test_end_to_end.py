@@ -52,7 +52,7 @@ def test_saved_model_takes_raw_pixels_and_matches_the_keras_model(digits_run):
 
     images, _ = _digits()
     model = keras.saving.load_model(digits_run / "model.keras", safe_mode=True)
-    expected = model.predict(images[..., None], verbose=0)
+    expected = model.predict({"image": images[..., None]}, verbose=0)
     served = tf.saved_model.load(str(digits_run / "export" / "saved_model"))
     signature = served.signatures["serving_default"]
     (name, spec), = signature.structured_input_signature[1].items()
