@@ -1,11 +1,27 @@
 """Custom Keras layers that strata configs can name.
 
-Importing this package registers every layer with Keras's serialization (package `strata`), so
-`model.keras` files reload with `keras.saving.load_model` once `layers` is imported, and
-SavedModels load with no strata code at all.
+Importing this package registers every layer (and strata's model classes) with Keras's
+serialization (package `strata`), so `model.keras` files reload with `keras.saving.load_model`
+once `layers` is imported, and SavedModels load with no strata code at all.
 """
 
 from layers.denormalize import Denormalize
+from layers.gan import GAN
 from layers.impute import Impute
+from layers.positional_embedding import PositionalEmbedding
+from layers.reconstruction_loss import ReconstructionLoss
+from layers.step import Step, step
+from layers.transformer_block import TransformerEncoderBlock
+from layers.vae_sampling import VAESampling
 
-__all__ = ["Denormalize", "Impute"]
+__all__ = [
+    "Denormalize",
+    "GAN",
+    "Impute",
+    "PositionalEmbedding",
+    "ReconstructionLoss",
+    "Step",
+    "TransformerEncoderBlock",
+    "VAESampling",
+    "step",
+]

@@ -25,6 +25,10 @@ commands:
   predict   run=<run dir> input=<file or folder> [output=<file>]
                                                      write predictions for raw inputs
   export    run=<run dir> [format=saved_model]       rewrite a run's serving artifact
+  explain   run=<run dir> input=<file or folder> [method=integrated_gradients|saliency|occlusion|permutation]
+            [output=<dir>] [baseline=mean] [steps=64] [target=<class>]
+                                                     attributions per raw feature, heatmaps, word colours
+  report    run=<run dir>                            (re)write the run's report.html: curves, plots, summary
 
 `strata train --help` lists the config groups and Hydra's own flags (-m, --cfg job, --config-dir, ...).
 Examples:
@@ -39,6 +43,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("pipelines.commands.evaluate", "main"),
     "predict": ("pipelines.commands.predict", "main"),
     "export": ("pipelines.commands.export", "main"),
+    "explain": ("pipelines.commands.explain", "main"),
+    "report": ("pipelines.commands.report", "main"),
 }
 
 

@@ -38,6 +38,10 @@ def describe(ex: BaseException) -> str | None:
     if isinstance(ex, OmegaConfBaseException):
         key = getattr(ex, "full_key", None)
         return f"{key or 'config'}: {str(ex).splitlines()[0]}"
+    if isinstance(ex, (ValueError, TypeError, KeyError, IndexError)) and _raised_by_config_library(ex):
+        # Hydra and OmegaConf raise plain errors for some malformed overrides (`model=null`,
+        # a word as a list index); they are the command line's fault, not strata's
+        return f"cannot apply the overrides: {str(ex).splitlines()[0] if str(ex) else type(ex).__name__}"
     if isinstance(ex, (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError)) or (
         isinstance(ex, OSError) and ex.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT)
     ):
@@ -62,3 +66,13 @@ def _missing_option(ex) -> str:
     if "Cannot find primary config" in text:
         return f"{text.splitlines()[0]} (check --config-name and --config-dir)"
     return text.strip().splitlines()[0]
+
+
+def _raised_by_config_library(ex: BaseException) -> bool:
+    """True when the innermost frame of `ex` is in Hydra's or OmegaConf's own code."""
+    tb = ex.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return last is not None and any(f"{sep}{name}{sep}" in last for name in ("hydra", "omegaconf") for sep in ("/", "\\"))

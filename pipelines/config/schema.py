@@ -161,6 +161,7 @@ class NoArgs(StrictModel):
 
 class BackupArgs(StrictModel):
     save_freq: Literal["epoch"] | int = "epoch"
+    double_checkpoint: bool = True
     delete_checkpoint: bool = False
 
 
@@ -170,6 +171,15 @@ class ConfusionMatrixArgs(StrictModel):
 
 class ImageSamplesArgs(StrictModel):
     num_images: int = Field(16, ge=1, le=256)
+
+
+class GeneratedSamplesArgs(StrictModel):
+    num_images: int = Field(16, ge=1, le=256)
+    seed: int = Field(0, ge=0)
+
+
+class ReconstructionsArgs(StrictModel):
+    num_images: int = Field(8, ge=1, le=64)
 
 
 CALLBACK_SCHEMAS: dict[str, type[StrictModel]] = {
@@ -187,6 +197,8 @@ CALLBACK_SCHEMAS: dict[str, type[StrictModel]] = {
     "throughput": NoArgs,
     "confusion_matrix": ConfusionMatrixArgs,
     "image_samples": ImageSamplesArgs,
+    "generated_samples": GeneratedSamplesArgs,
+    "reconstructions": ReconstructionsArgs,
 }
 """Callbacks a config can name under `callbacks:`; each entry's keys are its arguments."""
 
@@ -200,6 +212,7 @@ class RootConfig(StrictModel):
     task: Literal[TASKS] = "auto"  # type: ignore[valid-type]
     resume: str | None = None
     optimized_metric: str | None = None
+    report: bool = True
     data: dict[str, Any]
     model: dict[str, Any]
     optimizer: OptimizerConfig

@@ -7,6 +7,7 @@ model serves them unchanged.
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +20,16 @@ FEATURE_KINDS = ("numeric", "categorical", "text", "image", "sequence")
 
 
 def input_name(column: str) -> str:
-    """The model input name for a raw column: letters, digits and `_` only."""
+    """The model input name for a raw column: a Python identifier of letters, digits and `_`,
+    so that the SavedModel's signature keeps it unchanged (`1stFlrSF` -> `col_1stFlrSF`)."""
     name = re.sub(r"[^A-Za-z0-9_]+", "_", str(column)).strip("_")
-    return name or "feature"
+    if not name:
+        return "feature"
+    if name[0].isdigit():
+        name = f"col_{name}"
+    if keyword.iskeyword(name):
+        name += "_"
+    return name
 
 
 @dataclass
@@ -104,6 +112,9 @@ class DataBundle:
     splits: dict[str, Split]
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     seed: int = 0
+    # feature name -> a function from one raw stored value (e.g. an image's path) to the model's
+    # raw input (the pixel array), run in tf.data's parallel map; for inputs too big to hold
+    decoders: dict[str, Any] = field(default_factory=dict)
 
     def feature(self, name: str) -> Feature:
         return next(f for f in self.features if f.name == name)
@@ -120,22 +131,58 @@ class DataBundle:
         import tensorflow as tf
 
         part = self.splits[split]
-        x = {f.name: _as_tensor_input(part.x[f.name], f) for f in self.features}
+        x = {
+            f.name: part.x[f.name] if f.name in self.decoders else _as_tensor_input(part.x[f.name], f)
+            for f in self.features
+        }
         if with_targets and part.y is not None:
             ds = tf.data.Dataset.from_tensor_slices((x, part.y))
         else:
             ds = tf.data.Dataset.from_tensor_slices(x)
-        options = tf.data.Options()
-        if self.pipeline.deterministic is not None:
-            options.deterministic = self.pipeline.deterministic
-        ds = ds.with_options(options)
+        ds = ds.with_options(self.options())
+        if self.decoders:
+            ds = self.cached(ds.map(self._decode, num_parallel_calls=self.parallel_calls()), split)
         if training and self.pipeline.shuffle_buffer > 0:
             buffer = min(self.pipeline.shuffle_buffer, len(part))
             ds = ds.shuffle(buffer, seed=self.seed, reshuffle_each_iteration=True)
+        return self.finish(ds, batch_size)
+
+    def options(self):
+        import tensorflow as tf
+
+        options = tf.data.Options()
+        if self.pipeline.deterministic is not None:
+            options.deterministic = self.pipeline.deterministic
+        return options
+
+    def cached(self, ds, split: str):
+        """Caches decoded examples of streamed data in the file `pipeline.cache` names, if any
+        (in memory they would not fit: that is why they are streamed)."""
+        cache = self.pipeline.cache
+        if isinstance(cache, str) and cache:
+            return ds.cache(f"{cache}.{split}")
+        return ds
+
+    def parallel_calls(self) -> int:
+        import tensorflow as tf
+
+        n = self.pipeline.num_parallel_calls
+        return tf.data.AUTOTUNE if n == -1 else max(1, n)
+
+    def finish(self, ds, batch_size: int):
+        """Batches and prefetches a pipeline of single examples."""
+        import tensorflow as tf
+
         ds = ds.batch(batch_size)
         if self.pipeline.prefetch:
             ds = ds.prefetch(tf.data.AUTOTUNE)
         return ds
+
+    def _decode(self, x, *y):
+        x = dict(x)
+        for name, decode in self.decoders.items():
+            x[name] = decode(x[name])
+        return (x, *y) if y else x
 
 
 def _as_tensor_input(values: np.ndarray, feature: Feature) -> np.ndarray:
@@ -159,21 +206,23 @@ def split_indices(
     rest, rest_strat = index, stratify
     if test > 0:
         rest, parts["test"] = train_test_split(
-            rest, test_size=test, random_state=seed, stratify=_usable(rest_strat)
+            rest, test_size=test, random_state=seed, stratify=_usable(rest_strat, test)
         )
         rest_strat = None if stratify is None else stratify[rest]
     if validation > 0:
         fraction = validation / (1 - test)
         rest, parts["validation"] = train_test_split(
-            rest, test_size=fraction, random_state=seed + 1, stratify=_usable(rest_strat)
+            rest, test_size=fraction, random_state=seed + 1, stratify=_usable(rest_strat, fraction)
         )
     parts["train"] = rest
     return parts
 
 
-def _usable(stratify: np.ndarray | None) -> np.ndarray | None:
-    """Stratify only when every class has at least two members (scikit-learn's requirement)."""
+def _usable(stratify: np.ndarray | None, fraction: float = 0.5) -> np.ndarray | None:
+    """Stratify only when every class has at least two members and each side of the split can
+    hold one of every class (scikit-learn's requirements)."""
     if stratify is None:
         return None
     _, counts = np.unique(stratify, return_counts=True)
-    return stratify if counts.min() >= 2 else None
+    smaller = min(fraction, 1 - fraction) * len(stratify)
+    return stratify if counts.min() >= 2 and smaller >= len(counts) else None

@@ -46,6 +46,9 @@ def load_data(config) -> DataBundle:
 
 def _override_task(bundle: DataBundle, kind: str) -> None:
     task = bundle.task
+    if kind in ("reconstruction", "generation"):  # autoencoders and GANs learn from the inputs alone
+        task.kind, task.classes = kind, None
+        return
     if kind == "regression" and task.kind in ("binary", "multiclass"):
         classes = np.asarray(task.classes)
         for split in bundle.splits.values():
@@ -54,6 +57,18 @@ def _override_task(bundle: DataBundle, kind: str) -> None:
             except ValueError:
                 raise ConfigError(f"task=regression: target '{task.target}' holds values that are not numbers.") from None
         task.kind, task.classes = "regression", None
+        return
+    if kind in ("binary", "multiclass") and task.kind == "regression":
+        values = np.concatenate([split.y for split in bundle.splits.values()]).astype("float64")
+        classes = np.unique(values)
+        if kind == "binary" and len(classes) != 2:
+            raise ConfigError(f"task=binary: target '{task.target}' has {len(classes)} values, not 2. Try task=multiclass.")
+        if len(classes) > 1000:
+            raise ConfigError(f"task={kind}: target '{task.target}' has {len(classes)} distinct values; too many classes.")
+        for split in bundle.splits.values():
+            split.y = np.searchsorted(classes, split.y.astype("float64")).astype("int32")
+        names = [str(int(c)) if float(c).is_integer() else str(c) for c in classes]
+        task.kind, task.classes = kind, names
         return
     if kind in ("binary", "multiclass") and task.kind in ("binary", "multiclass"):
         if kind == "binary" and task.num_classes != 2:

@@ -17,6 +17,13 @@ from pipelines.data.schema import DataConfig
 
 SOURCE_MODULES = {
     "bundled": "pipelines.data.bundled_source",
+    "csv": "pipelines.data.csv_source",
+    "images": "pipelines.data.images_source",
+    "text": "pipelines.data.text_source",
+    "timeseries": "pipelines.data.timeseries_source",
+    "npz": "pipelines.data.npz_source",
+    "tfrecord": "pipelines.data.tfrecord_source",
+    "keras_dataset": "pipelines.data.keras_dataset_source",
 }
 
 

@@ -23,7 +23,8 @@ class SplitConfig(StrictModel):
 
 
 class PipelineConfig(StrictModel):
-    cache: bool = True
+    # True: data held in memory stays there; a path: streamed examples are cached in that file
+    cache: bool | str = True
     shuffle_buffer: int = Field(10_000, ge=0)
     num_parallel_calls: int = Field(-1, ge=-1)
     prefetch: bool = True
@@ -36,3 +37,18 @@ class DataConfig(StrictModel):
     split: SplitConfig = Field(default_factory=SplitConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     limit: int | None = Field(None, ge=1)
+
+
+class FileDataConfig(DataConfig):
+    """Keys of the sources that read the user's files: where they are, and separate split files.
+
+    `path` is a file, a folder or a glob; a relative path is read from `base_dir` (the folder
+    strata was started from, recorded in the run's config so that `strata evaluate` and
+    `strata predict` find the same files from anywhere).
+    """
+
+    path: str = Field(min_length=1)
+    base_dir: str | None = None
+    validation_path: str | None = None
+    test_path: str | None = None
+    in_memory_max_mb: float = Field(512.0, gt=0)

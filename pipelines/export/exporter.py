@@ -1,4 +1,12 @@
-"""Writes the serving artifact(s) a config's `export:` group asks for, atomically."""
+"""Writes the serving artifact(s) a config's `export:` group asks for, atomically.
+
+What is served depends on the model family:
+
+- supervised models: `serving_default` maps the raw named inputs to the prediction;
+- the GAN: `serving_default` is its generator, `latent` vectors in, samples out;
+- autoencoders and VAEs: `serving_default` maps raw inputs to their reconstruction, and an
+  `encoder` signature maps them to the latent code (`latent`, and `latent_log_var` for a VAE).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,9 @@ from pipelines.config.schema import ExportConfig
 from pipelines.run_dir import RunDir, atomic_path
 
 log = logging.getLogger(__name__)
+
+# layers whose outputs the `encoder` signature returns, by output name
+ENCODER_OUTPUTS = ("latent", "latent_log_var")
 
 
 def export_model(model, run: RunDir, cfg: ExportConfig) -> Path | None:
@@ -24,12 +35,42 @@ def export_model(model, run: RunDir, cfg: ExportConfig) -> Path | None:
         return path
     from pipelines.export import converters
 
-    return converters.convert(cfg, run, model)
+    return converters.convert(cfg, run, serving_model(model))
+
+
+def serving_model(model):
+    """The model behind `serving_default`: a GAN's generator, otherwise the model itself."""
+    generator = getattr(model, "generator", None)
+    return generator if generator is not None else model
+
+
+def encoder_model(model):
+    """raw inputs -> latent code, for models with a `latent` layer (autoencoders); else None."""
+    import keras
+
+    names = {layer.name for layer in getattr(model, "layers", [])}
+    if "latent" not in names or not hasattr(model, "inputs") or getattr(model, "generator", None) is not None:
+        return None
+    outputs = {name: model.get_layer(name).output for name in ENCODER_OUTPUTS if name in names}
+    return keras.Model(model.inputs, outputs, name="encoder")
 
 
 def write_saved_model(model, path: Path) -> Path:
-    """`model` as a SavedModel whose `serving_default` takes the raw named inputs."""
+    """`model` as a SavedModel whose `serving_default` takes the raw named inputs (a GAN: its
+    generator's latent vectors), plus an `encoder` signature for autoencoders."""
+    import keras
+    from keras.src.export.export_utils import get_input_signature
+
+    served = serving_model(model)
+    encoder = encoder_model(model)
     with atomic_path(path, directory=True) as tmp:
-        model.export(str(tmp), format="tf_saved_model", verbose=False)
+        if encoder is None:
+            served.export(str(tmp), format="tf_saved_model", verbose=False)
+        else:
+            signature = get_input_signature(served)
+            archive = keras.export.ExportArchive()
+            archive.track_and_add_endpoint("serve", served, signature)
+            archive.track_and_add_endpoint("encoder", encoder, signature)
+            archive.write_out(str(tmp), verbose=False)
     log.info("exported SavedModel to %s", path)
     return path

@@ -54,18 +54,42 @@ class BuildContext:
 
 
 def build_model(model_cfg, bundle: DataBundle) -> keras.Model:
-    """Builds (but does not compile) the model a config describes."""
+    """Builds (but does not compile) the model a config describes.
+
+    A family with a task of its own (autoencoders: reconstruction, the GAN: generation) sets
+    the bundle's task, so the loss, the metrics and task.json follow it.
+    """
     family = get_family(model_cfg.family)
+    if family.task is not None and bundle.task.kind != family.task:
+        if bundle.task.kind in ("reconstruction", "generation"):
+            raise ConfigError(
+                f"model={model_cfg.family} learns {family.task}, but the config sets task={bundle.task.kind}. "
+                "Use task=auto."
+            )
+        bundle.task = Task(family.task, target=None)
+    elif family.task is None and bundle.task.kind in ("reconstruction", "generation"):
+        raise ConfigError(
+            f"task={bundle.task.kind}: model={model_cfg.family} is supervised; use model=autoencoder, vae or gan "
+            "(or task=auto)."
+        )
     inputs = preprocessing.raw_inputs(bundle.features)
     encoded = preprocessing.encode(bundle, inputs, model_cfg, family.sequence_inputs)
     return family.build(BuildContext(model_cfg, bundle, inputs, encoded))
 
 
 def loss_and_metrics(model_cfg, task: Task) -> tuple[Any, list]:
-    """The loss and metrics for `task`, or the ones the config names."""
+    """The loss and metrics for `task`, or the ones the config names.
+
+    Autoencoders carry their loss inside the model (`model.loss` picks it there); the GAN
+    computes its own and logs `d_loss` and `g_loss`, named here so callbacks may monitor them.
+    """
+    if task.kind == "reconstruction":
+        return None, []
+    if task.kind == "generation":
+        return None, ["d_loss", "g_loss"]
     loss = heads.default_loss(task)
     if model_cfg.loss is not None:
-        loss = _lookup("model.loss", model_cfg.loss, keras.losses.get, _loss_names())
+        loss = _lookup("model.loss", model_cfg.loss, keras.losses.get, loss_names())
     metrics = heads.default_metrics(task)
     if model_cfg.metrics is not None:
         metrics = [
@@ -82,7 +106,7 @@ def _lookup(key: str, name: str, getter, choices: list[str]):
         raise ConfigError(f"{key}: unknown name '{name}'.{suggestion(name, choices)}") from None
 
 
-def _loss_names() -> list[str]:
+def loss_names() -> list[str]:
     return [n for n in dir(keras.losses) if not n.startswith("_") and n[0].islower()]
 
 

@@ -27,6 +27,8 @@ class CNNConfig(ModelConfig):
 def build(ctx):
     import keras
 
+    from pipelines.models.activations import activation_layer, check_activation
+
     cfg: CNNConfig = ctx.cfg
     x = ctx.single(("image",))
     if len(x.shape) == 3:  # grayscale without a channel axis
@@ -39,7 +41,7 @@ def build(ctx):
             )(x)
             if cfg.batch_norm:
                 x = keras.layers.BatchNormalization(name=f"block{block}_bn{i}")(x)
-            x = keras.layers.Activation(cfg.activation, name=f"block{block}_act{i}")(x)
+            x = activation_layer(cfg.activation, "model.activation", f"block{block}_act{i}")(x)
         if cfg.pool != "none" and min(x.shape[1:3]) >= 2:
             pool = keras.layers.MaxPooling2D if cfg.pool == "max" else keras.layers.AveragePooling2D
             x = pool(name=f"block{block}_pool")(x)
@@ -49,7 +51,7 @@ def build(ctx):
         "max": keras.layers.GlobalMaxPooling2D,
     }[cfg.global_pool](name="features")(x)
     for i, units in enumerate(cfg.dense_units):
-        x = keras.layers.Dense(units, activation=cfg.activation, name=f"dense{i}")(x)
+        x = keras.layers.Dense(units, activation=check_activation(cfg.activation, "model.activation"), name=f"dense{i}")(x)
         if cfg.dropout:
             x = keras.layers.Dropout(cfg.dropout, name=f"dropout{i}")(x)
     return ctx.supervised(x)

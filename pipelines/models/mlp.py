@@ -24,6 +24,8 @@ class MLPConfig(ModelConfig):
 def build(ctx):
     import keras
 
+    from pipelines.models.activations import activation_layer
+
     cfg: MLPConfig = ctx.cfg
     x = ctx.flat()
     regularizer = keras.regularizers.L1L2(cfg.l1, cfg.l2) if (cfg.l1 or cfg.l2) else None
@@ -31,7 +33,7 @@ def build(ctx):
         x = keras.layers.Dense(units, kernel_regularizer=regularizer, use_bias=not cfg.batch_norm, name=f"dense{i}")(x)
         if cfg.batch_norm:
             x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
-        x = keras.layers.Activation(cfg.activation, name=f"act{i}")(x)
+        x = activation_layer(cfg.activation, "model.activation", f"act{i}")(x)
         if cfg.dropout:
             x = keras.layers.Dropout(cfg.dropout, name=f"dropout{i}")(x)
     return ctx.supervised(x)

@@ -66,8 +66,11 @@ def _numeric(x, values: np.ndarray, feature: Feature):
 
 
 def _categorical(x, values: np.ndarray, feature: Feature, model_cfg):
+    # most frequent first; a missing value ('') is a category of its own when training has it,
+    # values seen fewer than `min_count` times and unseen ones share the OOV bucket
     vocab, counts = np.unique(values.astype(str).ravel(), return_counts=True)
-    vocab = [v for v, _ in sorted(zip(vocab, counts), key=lambda vc: (-vc[1], vc[0]))]
+    min_count = int(feature.options.get("min_count", 1))
+    vocab = [v for v, c in sorted(zip(vocab, counts), key=lambda vc: (-vc[1], vc[0])) if c >= min_count]
     max_tokens = feature.options.get("max_tokens")
     if max_tokens:
         vocab = vocab[: int(max_tokens)]
@@ -84,9 +87,12 @@ def _categorical(x, values: np.ndarray, feature: Feature, model_cfg):
 def _text(x, values: np.ndarray, feature: Feature, sequences: bool):
     opts = feature.options
     flat = keras.layers.Reshape((), name=f"{feature.name}_squeeze")(x) if tuple(feature.shape) == (1,) else x
+    standardize = opts.get("standardize", "lower_and_strip_punctuation")
+    standardize = None if standardize == "none" else standardize
     if sequences:
         vectorizer = keras.layers.TextVectorization(
             max_tokens=opts.get("max_tokens", 20_000),
+            standardize=standardize,
             output_mode="int",
             output_sequence_length=opts.get("sequence_length", 64),
             name=f"{feature.name}_vectorize",
@@ -94,6 +100,7 @@ def _text(x, values: np.ndarray, feature: Feature, sequences: bool):
     else:
         vectorizer = keras.layers.TextVectorization(
             max_tokens=opts.get("max_tokens", 20_000),
+            standardize=standardize,
             output_mode=opts.get("bag_mode", "tf_idf"),
             ngrams=opts.get("ngrams", 2),
             name=f"{feature.name}_vectorize",
@@ -106,6 +113,16 @@ def _image(x, feature: Feature):
     rescale = feature.options.get("rescale")
     if rescale:
         x = keras.layers.Rescaling(float(rescale), name=f"{feature.name}_rescale")(x)
+    # random augmentation layers are active in training only: identity in evaluation and serving
+    augment = feature.options.get("augment") or {}
+    if augment.get("flip") and augment["flip"] != "none":
+        x = keras.layers.RandomFlip(augment["flip"], name=f"{feature.name}_flip")(x)
+    if augment.get("rotation"):
+        x = keras.layers.RandomRotation(float(augment["rotation"]), name=f"{feature.name}_rotation")(x)
+    if augment.get("zoom"):
+        x = keras.layers.RandomZoom(float(augment["zoom"]), name=f"{feature.name}_zoom")(x)
+    if augment.get("contrast"):
+        x = keras.layers.RandomContrast(float(augment["contrast"]), name=f"{feature.name}_contrast")(x)
     return x
 
 

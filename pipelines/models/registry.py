@@ -15,8 +15,14 @@ from typing import Any
 from pipelines.models.schema import ModelConfig
 
 FAMILY_MODULES = {
+    "autoencoder": "pipelines.models.autoencoder",
     "cnn": "pipelines.models.cnn",
+    "gan": "pipelines.models.gan",
+    "graph": "pipelines.models.graph",
     "mlp": "pipelines.models.mlp",
+    "rnn": "pipelines.models.rnn",
+    "transformer": "pipelines.models.transformer",
+    "vae": "pipelines.models.vae",
 }
 
 
@@ -26,16 +32,21 @@ class FamilyEntry:
     schema: type[ModelConfig]
     build: Callable[..., Any]
     sequence_inputs: bool = False
+    task: str | None = None
 
 
 FAMILIES: dict[str, FamilyEntry] = {}
 
 
-def register_family(name: str, schema: type[ModelConfig], sequence_inputs: bool = False) -> Callable:
-    """Registers a builder; `sequence_inputs` asks for text as token sequences, not bags."""
+def register_family(
+    name: str, schema: type[ModelConfig], sequence_inputs: bool = False, task: str | None = None
+) -> Callable:
+    """Registers a builder; `sequence_inputs` asks for text as token sequences, not bags;
+    `task` is the task the family always learns (`reconstruction`, `generation`), whatever the
+    data's own task."""
 
     def decorator(build: Callable) -> Callable:
-        FAMILIES[name] = FamilyEntry(name, schema, build, sequence_inputs)
+        FAMILIES[name] = FamilyEntry(name, schema, build, sequence_inputs, task)
         return build
 
     return decorator

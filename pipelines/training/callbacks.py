@@ -15,6 +15,14 @@ from pipelines.run_dir import RunDir
 # strata's own callbacks, by config name: "module:Class" in the `callbacks` package
 CUSTOM = {
     "epoch_logger": "callbacks.epoch_logger:EpochLogger",
+    "terminate_on_nan": "callbacks.divergence_guard:DivergenceGuard",
+    "config_text": "callbacks.config_text:ConfigText",
+    "hparams": "callbacks.hparams_logger:HParamsLogger",
+    "confusion_matrix": "callbacks.confusion_matrix:ConfusionMatrix",
+    "learning_rate_logger": "callbacks.learning_rate_logger:LearningRateLogger",
+    "throughput": "callbacks.throughput:Throughput",
+    "generated_samples": "callbacks.generated_samples:GeneratedSamples",
+    "reconstructions": "callbacks.reconstructions:Reconstructions",
 }
 
 
@@ -42,8 +50,9 @@ def build_callbacks(ctx: CallbackContext, metric_names: list[str]) -> list[keras
                     f"callbacks.{name}.{field}: '{monitor}' is not logged by this model; "
                     f"logged: {', '.join(metric_names)}.{suggestion(monitor, metric_names)}"
                 )
-        out.extend(_build(name, args, ctx))
-    return out
+        out.extend(cb for cb in _build(name, args, ctx) if cb is not None)
+    # callbacks that add values to the epoch logs run first, so the log line, CSV and TensorBoard see them
+    return sorted(out, key=lambda cb: not getattr(cb, "adds_logs", False))
 
 
 def _build(name: str, args, ctx: CallbackContext) -> list:
@@ -68,10 +77,8 @@ def _build(name: str, args, ctx: CallbackContext) -> list:
         return [cb.ReduceLROnPlateau(**args.model_dump())]
     if name == "csv_logger":
         return [cb.CSVLogger(str(run.root / args.filename), separator=args.separator, append=args.append)]
-    if name == "terminate_on_nan":
-        return [cb.TerminateOnNaN()]
     if name == "backup":
-        return [cb.BackupAndRestore(str(run.backup), save_freq=args.save_freq, delete_checkpoint=args.delete_checkpoint)]
+        return [cb.BackupAndRestore(str(run.backup), **args.model_dump())]
     if name in CUSTOM:
         module, cls = CUSTOM[name].split(":")
         factory = getattr(importlib.import_module(module), cls)

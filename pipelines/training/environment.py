@@ -56,6 +56,10 @@ def configure(trainer, seed: int):
     import keras
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    keras.backend.clear_session()  # a sweep's trials share one process: start each from a clean slate
+    if trainer.accelerator == "cpu":
+        with contextlib.suppress(RuntimeError):  # devices already initialized (tests): keep them
+            tf.config.set_visible_devices([], "GPU")
     if trainer.logical_cpu_devices and not tf.config.list_physical_devices("GPU"):
         cpu = tf.config.list_physical_devices("CPU")[0]
         try:
@@ -68,12 +72,33 @@ def configure(trainer, seed: int):
     keras.utils.set_random_seed(seed)
     if trainer.deterministic:
         tf.config.experimental.enable_op_determinism()
+    if trainer.precision == "mixed_float16" and not tf.config.list_logical_devices("GPU") and trainer.accelerator != "tpu":
+        log.warning("trainer.precision=mixed_float16 without a GPU: it works, but is slow on CPUs; "
+                    "use mixed_bfloat16 (recent CPUs, TPUs) or float32.")
     keras.mixed_precision.set_global_policy(trainer.precision)
     return strategy
 
 
+def loss_scale_optimizer(optimizer):
+    """`optimizer` wrapped for dynamic loss scaling when the global policy is `mixed_float16`.
+
+    `model.compile` does this for a model's own optimizer; a custom `train_step` with its own
+    optimizers (a GAN's two) wraps each one, then uses `optimizer.scale_loss(loss)` for the
+    gradient and `optimizer.apply(grads, variables)`, which unscales and skips non-finite steps.
+    """
+    import keras
+
+    if keras.mixed_precision.global_policy().name != "mixed_float16":
+        return optimizer
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer)
+
+
 def _check_accelerator(trainer, tf) -> None:
     wanted = trainer.accelerator
+    if wanted == "cpu" and trainer.strategy == "tpu":
+        raise ConfigError("trainer.strategy=tpu needs trainer.accelerator=tpu or auto (got accelerator=cpu).")
     if wanted == "gpu" and not tf.config.list_physical_devices("GPU"):
         raise ConfigError(
             "trainer.accelerator=gpu: TensorFlow sees no GPU on this machine "

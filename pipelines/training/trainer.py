@@ -24,11 +24,63 @@ class TrainResult:
 
 
 def train(config: RootConfig, raw_config: Any = None) -> TrainResult:
-    """Trains the model a validated config describes and writes the run directory."""
+    """Trains the model a validated config describes and writes the run directory.
+
+    In a multi-worker cluster only the chief writes the run directory: every other worker trains
+    in a temporary directory that is removed at the end (see `_train_as_worker`).
+    """
     run = RunDir(config.paths.run_dir)
+    if not _is_chief(config):
+        return _train_as_worker(config, run, raw_config)
     with run.lock():
         _write_resolved_config(run, raw_config)
+        _announce_resume(config, run)
         return _train(config, run, raw_config)
+
+
+def _is_chief(config: RootConfig) -> bool:
+    if config.trainer.strategy not in ("auto", "multi_worker"):
+        return True
+    from pipelines.training import multi_worker
+
+    return multi_worker.is_chief()
+
+
+def _train_as_worker(config: RootConfig, hydra_run: RunDir, raw_config: Any) -> TrainResult:
+    """A non-chief worker: everything it would write goes to a temporary directory, removed at
+    the end, and Hydra's own records of this process are removed unless the directory holds
+    more (a run directory it shares with the chief)."""
+    import shutil
+    import tempfile
+
+    scratch = RunDir(tempfile.mkdtemp(prefix="strata-worker-"))
+    try:
+        result = _train(config, scratch, raw_config, chief=False)
+    finally:
+        shutil.rmtree(scratch.root, ignore_errors=True)
+        root = hydra_run.root
+        if root.is_dir() and {p.name for p in root.iterdir()} <= {".hydra", "train.log"}:
+            logging.shutdown()
+            shutil.rmtree(root, ignore_errors=True)
+    return TrainResult(hydra_run, result.metrics, result.epochs, result.seconds)
+
+
+def _announce_resume(config: RootConfig, run: RunDir) -> None:
+    """Says which epoch a run continues from, or why it cannot (for `resume=<run dir>`)."""
+    import json
+
+    if "backup" not in config.callbacks:
+        if config.resume:
+            raise ConfigError("resume: this config has no backup to resume from (callbacks.backup is off); "
+                              "keep callbacks.backup on to make runs resumable.")
+        return
+    metadata = run.backup / "training_metadata.json"
+    if metadata.is_file():
+        done = json.loads(metadata.read_text()).get("epoch", 0)
+        log.info("resuming %s from its backup: %d of %d epochs done", run.root, done, config.trainer.epochs)
+    elif config.resume:
+        log.warning("resume: no backup in %s yet (the run stopped before its first epoch ended); starting over",
+                    run.backup)
 
 
 def _write_resolved_config(run: RunDir, raw_config: Any) -> None:
@@ -43,13 +95,11 @@ def _write_resolved_config(run: RunDir, raw_config: Any) -> None:
         tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(container)))
 
 
-def _train(config: RootConfig, run: RunDir, raw_config: Any) -> TrainResult:
+def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True) -> TrainResult:
     from pipelines.training import environment
 
     started = time.perf_counter()
     strategy = environment.configure(config.trainer, config.seed)
-
-    import keras
 
     import layers  # noqa: F401  (registers strata's layers for saving)
     from pipelines.data.loading import load_data
@@ -84,18 +134,29 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any) -> TrainResult:
 
     train_ds = bundle.dataset("train", batch, training=True)
     val_ds = bundle.dataset("validation", batch) if "validation" in bundle.splits else None
-    history = model.fit(
-        train_ds,
-        epochs=trainer.epochs,
-        steps_per_epoch=trainer.steps_per_epoch,
-        validation_data=val_ds,
-        validation_steps=trainer.validation_steps if val_ds is not None else None,
-        validation_freq=trainer.validation_freq,
-        callbacks=callbacks,
-        verbose=trainer.verbose,
-        shuffle=False,  # tf.data shuffles
-    )
-    epochs_run = len(history.epoch)
+    # with a fixed number of steps, Keras keeps one iterator across epochs: repeat, or it runs dry
+    if trainer.steps_per_epoch:
+        train_ds = train_ds.repeat()
+    if trainer.validation_steps and val_ds is not None:
+        val_ds = val_ds.repeat()
+    from callbacks.divergence_guard import TrainingDiverged
+
+    try:
+        history = model.fit(
+            train_ds,
+            epochs=trainer.epochs,
+            steps_per_epoch=trainer.steps_per_epoch,
+            validation_data=val_ds,
+            validation_steps=trainer.validation_steps if val_ds is not None else None,
+            validation_freq=trainer.validation_freq,
+            callbacks=callbacks,
+            verbose=trainer.verbose,
+            shuffle=False,  # tf.data shuffles
+        )
+    except TrainingDiverged as ex:
+        raise _diverged(ex, config, run) from None
+    # the epochs this run directory has trained, a resumed run's earlier ones included
+    epochs_run = history.epoch[-1] + 1 if history.epoch else (getattr(model, "_initial_epoch", None) or 0)
 
     results: dict[str, dict[str, float]] = {}
     for split in ("train", "validation", "test"):
@@ -110,10 +171,33 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any) -> TrainResult:
     write_json_atomic(run.task, {"task": bundle.task.to_dict(), "features": [_feature_dict(f) for f in bundle.features]})
     export_path = export_model(model, run, config.export)
     write_json_atomic(run.metrics, results)
+    for callback in callbacks:
+        if hasattr(callback, "write_final_metrics"):  # e.g. the HParams dashboard's metric columns
+            callback.write_final_metrics(results)
 
+    if chief:  # report.html with the run's plots; never fails the run (a problem is a warning)
+        from pipelines.report import report_after_training
+
+        report_after_training(config, run, model, bundle, history.history)
     seconds = time.perf_counter() - started
-    _summary(run, results, export_path, epochs_run, seconds)
+    if chief:
+        _summary(run, results, export_path, epochs_run, seconds)
+    else:
+        log.info("worker finished: %d epochs in %.1f s (the chief writes the run directory)", epochs_run, seconds)
     return TrainResult(run, results, epochs_run, seconds)
+
+
+def _diverged(ex, config: RootConfig, run: RunDir) -> ConfigError:
+    """The message for a loss that became NaN or infinite: what happened, what was kept, what to try."""
+    opt = config.optimizer
+    kept = [str(p) for p in (run.checkpoints / "last.weights.h5", run.backup) if p.exists()]
+    kept_text = f"The last good epoch's weights are kept in {' and '.join(kept)}. " if kept and ex.epoch > 0 else ""
+    hints = [f"a lower optimizer.learning_rate (now {opt.learning_rate:g})"]
+    if not (opt.clipnorm or opt.global_clipnorm or opt.clipvalue):
+        hints.append("gradient clipping (optimizer.global_clipnorm=1.0)")
+    if config.trainer.precision == "mixed_float16":
+        hints.append("trainer.precision=mixed_bfloat16 or float32")
+    return ConfigError(f"training diverged: {ex}. Training stopped. {kept_text}Try {', or '.join(hints)}.")
 
 
 def _feature_dict(feature) -> dict:

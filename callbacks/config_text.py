@@ -1,0 +1,45 @@
+"""Writes the run's resolved config to TensorBoard's Text dashboard."""
+
+from __future__ import annotations
+
+import keras
+
+from callbacks.tensorboard_writer import SummaryWriter
+
+
+class ConfigText(keras.callbacks.Callback):
+    """Writes a YAML text (the resolved config) once, as the `config` tag of TensorBoard's Text tab.
+
+    Args:
+        text: str, the YAML to show.
+        log_dir: str, the TensorBoard run folder to write to.
+
+    Example:
+
+    >>> model.fit(x, y, callbacks=[ConfigText("lr: 0.1\\n", "logs/run")])
+    """
+
+    def __init__(self, text: str, log_dir: str):
+        super().__init__()
+        self.text = text
+        self.writer = SummaryWriter(log_dir)
+
+    @classmethod
+    def from_context(cls, ctx) -> ConfigText:
+        from omegaconf import OmegaConf
+
+        if ctx.raw_config is not None:
+            container = OmegaConf.to_container(ctx.raw_config, resolve=True)
+            container.pop("hydra", None)
+            text = OmegaConf.to_yaml(OmegaConf.create(container))
+        else:
+            text = OmegaConf.to_yaml(OmegaConf.create(ctx.config.model_dump(mode="json")))
+        return cls(text, str(ctx.run.tensorboard))
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        with self.writer.as_default():
+            # four leading spaces: TensorBoard renders the text as markdown, this keeps it verbatim
+            tf.summary.text("config", "\n".join("    " + line for line in self.text.splitlines()), step=0)
+        self.writer.close()

@@ -1,0 +1,106 @@
+"""Writes a run's hyperparameters and final metrics to TensorBoard's HParams dashboard."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import keras
+
+from callbacks.tensorboard_writer import SummaryWriter
+
+log = logging.getLogger(__name__)
+
+# the keys every run reports, beside the ones its command line overrides
+ALWAYS = (
+    "model.family",
+    "model.name",
+    "optimizer.name",
+    "optimizer.learning_rate",
+    "optimizer.schedule.name",
+    "trainer.batch_size",
+    "trainer.epochs",
+    "trainer.precision",
+    "seed",
+)
+# command-line keys that are not hyperparameters
+IGNORED = ("hydra", "paths", "resume", "callbacks", "debug", "optimized_metric")
+
+
+class HParamsLogger(keras.callbacks.Callback):
+    """Records hyperparameters when training begins and the final metrics after it, so that the
+    runs under one `tensorboard --logdir` (a sweep's trials) line up in the HParams dashboard.
+
+    The TensorBoard run that holds them is `log_dir`; its `train/` and `validation/` sub-runs
+    (Keras's TensorBoard callback) give the per-epoch metric columns.
+
+    Args:
+        hparams: dict, name -> bool, int, float or str.
+        log_dir: str, the run's TensorBoard folder.
+        trial_id: str or None, the name of the trial (default: a hash of `hparams`).
+
+    Example:
+
+    >>> cb = HParamsLogger({"optimizer.learning_rate": 0.01}, "logs/run")
+    >>> model.fit(x, y, callbacks=[cb]); cb.write_final_metrics({"test": {"accuracy": 0.97}})
+    """
+
+    def __init__(self, hparams: dict, log_dir: str, trial_id: str | None = None):
+        super().__init__()
+        self.hparams = hparams
+        self.trial_id = trial_id
+        self.writer = SummaryWriter(log_dir)
+        self._written = False
+
+    @classmethod
+    def from_context(cls, ctx) -> HParamsLogger:
+        return cls(collect_hparams(ctx.raw_config, ctx.config), str(ctx.run.tensorboard), trial_id=str(ctx.run.root.name))
+
+    def on_train_begin(self, logs=None):
+        if self._written:
+            return
+        from tensorboard.plugins.hparams import api as hp
+
+        with self.writer.as_default():
+            hp.hparams(self.hparams, trial_id=self.trial_id, start_time_secs=int(time.time()))
+        self.writer.close()
+        self._written = True
+
+    def write_final_metrics(self, metrics: dict[str, dict[str, float]]) -> None:
+        """Writes `final/<split>_<metric>` scalars (the HParams dashboard's metric columns)."""
+        import tensorflow as tf
+
+        with self.writer.as_default():
+            for split, values in metrics.items():
+                for name, value in values.items():
+                    tf.summary.scalar(f"final/{split}_{name}", float(value), step=0)
+        self.writer.close()
+
+
+def collect_hparams(raw_config, config) -> dict:
+    """The values of `ALWAYS` and of every key the command line (or a sweep) overrode."""
+    from omegaconf import OmegaConf
+
+    keys = list(ALWAYS)
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            for override in HydraConfig.get().overrides.task:
+                key = override.split("=", 1)[0].lstrip("+~")
+                if "=" in override and not key.startswith(IGNORED) and key not in keys:
+                    keys.append(key)
+    except (ImportError, ValueError):
+        pass
+    source = raw_config if raw_config is not None else OmegaConf.create(config.model_dump(mode="json"))
+    out = {}
+    for key in keys:
+        value = OmegaConf.select(source, key, default=None)
+        if OmegaConf.is_config(value):
+            value = OmegaConf.to_container(value, resolve=True)
+        if value is None:
+            value = "null"
+        elif not isinstance(value, (bool, int, float, str)):
+            value = str(value)
+        out[key] = value
+    return out

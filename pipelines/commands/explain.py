@@ -1,0 +1,143 @@
+"""`strata explain run=<run dir> input=<file or folder> [method=...] [output=<dir>]`: why the model
+predicts what it does.
+
+Per-example attributions by raw feature (integrated gradients, saliency or occlusion) for the
+inputs, and for tables a global permutation importance over the run's test split. Writes CSVs,
+bar charts, image heatmaps and a coloured text page into `output` (default
+`<run>/explain/<input name>_<method>/`); see `pipelines.explain.output_files`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.commands import args as cli_args
+from pipelines.commands.inputs import read_inputs
+from pipelines.commands.run_loading import load_config, load_model, load_task
+from pipelines.errors import ConfigError, suggestion
+from pipelines.explain.explainer import METHODS
+from pipelines.run_dir import RunDir, atomic_path
+
+ARGS = {
+    "run": None,  # the run directory
+    "input": None,  # a file or folder of raw inputs (as for strata predict)
+    "method": "integrated_gradients",  # integrated_gradients | saliency | occlusion | permutation
+    "output": None,  # the folder to write (default <run>/explain/<input>_<method>)
+    "baseline": "mean",  # mean | zero | a number: what an attribution is measured against
+    "steps": "64",  # integration steps of integrated gradients
+    "target": None,  # the class (or output index) to explain; default: the predicted class
+    "limit": "100",  # explain at most this many inputs
+    "importance": "auto",  # permutation importance over the test split: auto (tables) | true | false
+    "repeats": "3",  # shuffles per column for permutation importance
+    "batch_size": "256",  # examples per forward pass
+}
+
+
+def main(argv: list[str]) -> Path:
+    opts = cli_args.parse(argv, "explain", ARGS, required=("run", "input"))
+    method = opts["method"]
+    if method not in METHODS:
+        raise ConfigError(f"strata explain: method={method}, expected one of {', '.join(METHODS)}.{suggestion(method, METHODS)}")
+    steps, limit, repeats, batch = (_positive(opts, k) for k in ("steps", "limit", "repeats", "batch_size"))
+    importance = opts["importance"]
+    if importance not in ("auto", "true", "false"):
+        raise ConfigError(f"strata explain: importance={importance}, expected auto, true or false.")
+
+    run = RunDir.existing(opts["run"])
+    config = load_config(run)
+    described = load_task(run)
+    features, task = described["features"], described["task"]
+    tabular = len(features) >= 2 and all(f["kind"] in ("numeric", "categorical", "text") for f in features)
+    if method == "permutation" and len(features) < 2:
+        only = ", ".join(f"{f['name']} ({f['kind']})" for f in features)
+        raise ConfigError(
+            f"strata explain: method=permutation ranks the columns of a table; this model takes one input ({only}). "
+            "Use method=integrated_gradients, saliency or occlusion."
+        )
+    x, ids = read_inputs(opts["input"], features, config.data)
+    if len(ids) > limit:
+        print(f"explaining the first {limit} of {len(ids)} inputs (limit={limit})")
+        x, ids = {k: v[:limit] for k, v in x.items()}, ids[:limit]
+    from pipelines.explain.baselines import parse_baseline
+
+    baseline = parse_baseline(opts["baseline"])
+    model = load_model(run, compile=False)
+
+    wants_importance = method == "permutation" or importance == "true" or (importance == "auto" and tabular)
+    needs_reference = baseline == "mean" and any(f["kind"] in ("numeric", "categorical", "sequence") for f in features)
+    bundle = _load_bundle(config) if (wants_importance or needs_reference) else None
+    reference = None
+    if bundle is not None:
+        train = bundle.splits["train"]
+        reference = {k: v[:2000] for k, v in train.x.items()}
+
+    from pipelines.explain.explainer import explain, predict_raw
+
+    explanation = None
+    if method != "permutation":
+        explanation = explain(
+            model, features, x, task, method=method, ids=ids, baseline=baseline, steps=steps,
+            target=opts["target"], reference=reference, batch_size=batch,
+        )
+    ranking = None
+    if wants_importance and bundle is not None:
+        split = next((s for s in ("test", "validation") if s in bundle.splits), None)
+        if split is None:
+            print("no test or validation split: permutation importance skipped")
+        else:
+            from pipelines.explain.permutation import permutation_importance
+
+            part = bundle.splits[split]
+            ranking = permutation_importance(
+                lambda raw: predict_raw(model, raw, batch), features, part.x, part.y, task,
+                repeats=repeats, seed=config.seed,
+            )
+
+    output = Path(opts["output"]) if opts["output"] else run.root / "explain" / f"{Path(opts['input']).stem}_{method}"
+    from pipelines.explain.output_files import write_explanation
+
+    with atomic_path(output, directory=True) as tmp:
+        written = write_explanation(explanation, features, tmp, ranking)
+    _print_summary(explanation, ranking, output, [output / p.relative_to(tmp) for p in written])
+    return output
+
+
+def _positive(opts: dict, key: str) -> int:
+    try:
+        value = int(opts[key])
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"strata explain: {key}={opts[key]}, expected a whole number of at least 1.")
+    return value
+
+
+def _load_bundle(config):
+    from pipelines.data.loading import load_data
+
+    return load_data(config)
+
+
+def _print_summary(explanation, ranking, output: Path, written: list[Path]) -> None:
+    lines = [f"wrote {len(written)} files to {output}"]
+    if explanation is not None:
+        top = explanation.mean_abs().head(5)
+        if len(top) > 1:
+            lines.append("  largest mean |attribution|: " + ", ".join(f"{k} {v:.3g}" for k, v in top.items()))
+        frame = explanation.frame()
+        if "completeness_gap" in frame:
+            gap = np.abs(frame["completeness_gap"].to_numpy())
+            spread = np.abs(frame["prediction"] - frame["baseline_prediction"]).to_numpy()
+            lines.append(
+                f"  completeness: attributions sum to prediction - baseline within {gap.max():.3g} "
+                f"(largest |prediction - baseline| {spread.max():.3g}); raise steps= to tighten"
+            )
+    if ranking is not None:
+        lines.append("  permutation importance: " + ", ".join(
+            f"{r.feature} {r.importance:.3g}" for r in ranking.head(5).itertuples()))
+    for path in written:
+        if path.suffix in (".html", ".png") and path.parent == output:
+            lines.append(f"  {path}")
+    print("\n".join(lines))

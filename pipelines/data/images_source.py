@@ -1,0 +1,155 @@
+"""A folder of images with one sub-folder per class (`cats/`, `dogs/`, ...).
+
+Images are decoded with Pillow (`image_files`), converted to the colour mode and, when
+`image_size` is set, resized; the model takes the raw pixel array and rescales and augments it
+with its own layers (augmentation is active in training only). Sets larger than
+`in_memory_max_mb` once decoded are streamed from their files through tf.data's parallel map.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from pipelines.config.schema import StrictModel
+from pipelines.data import file_paths, image_files
+from pipelines.data.bundle import DataBundle, Feature, Split, Task, split_indices
+from pipelines.data.registry import register_source
+from pipelines.data.schema import FileDataConfig
+from pipelines.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+class AugmentConfig(StrictModel):
+    flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = "none"
+    rotation: float = Field(0.0, ge=0, le=1)
+    zoom: float = Field(0.0, ge=0, lt=1)
+    contrast: float = Field(0.0, ge=0, lt=1)
+
+
+class ImagesConfig(FileDataConfig):
+    source: Literal["images"] = "images"
+    name: str = "images"
+    image_size: tuple[int, int] | None = None
+    color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
+    rescale: float | None = 1 / 255
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+
+def _classes(folder, key: str) -> list[str]:
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"{key}: {folder} has no sub-folders; expected one sub-folder of images per class.")
+    return classes
+
+
+def _scan(folder, key: str) -> tuple[list, np.ndarray, list[str]]:
+    classes = _classes(folder, key)
+    paths, labels = [], []
+    for i, name in enumerate(classes):
+        files = image_files.image_files(folder / name)
+        paths += files
+        labels += [i] * len(files)
+    if not paths:
+        raise DataError(f"{key}: no image files ({', '.join(image_files_suffixes())}) in the class folders of {folder}.")
+    empty = [c for i, c in enumerate(classes) if i not in set(labels)]
+    if empty:
+        log.warning("data: class folder(s) %s hold no images", ", ".join(empty))
+    return paths, np.asarray(labels, dtype="int32"), classes
+
+
+def image_files_suffixes() -> tuple[str, ...]:
+    return tuple(s.lstrip(".") for s in image_files.IMAGE_SUFFIXES)
+
+
+def _shape(cfg: ImagesConfig, paths: list, folder, key: str) -> tuple[int, int, int]:
+    """The pixel shape every image is read at; checks every file decodes (and has one size
+    when resizing is off)."""
+    channels = image_files.MODES[cfg.color_mode][1]
+    first = None
+    for p in paths:
+        size = image_files.probe(p, key)
+        if first is None:
+            first = (p, size)
+        elif cfg.image_size is None and size != first[1]:
+            raise DataError(
+                f"{key}: the image {p} is {size[0]}x{size[1]} pixels but {first[0]} is {first[1][0]}x{first[1][1]}; "
+                "images of mixed sizes need data.image_size=[height,width] to resize them."
+            )
+    height, width = cfg.image_size if cfg.image_size is not None else first[1]
+    return int(height), int(width), channels
+
+
+@register_source("images", ImagesConfig)
+def load(cfg: ImagesConfig, seed: int) -> DataBundle:
+    folder = file_paths.existing_folder(cfg.path, cfg.base_dir)
+    paths, labels, classes = _scan(folder, "data.path")
+    if len(classes) < 2:
+        raise DataError(
+            f"data.path={cfg.path}: {folder} has one class folder ('{classes[0]}'); a classifier needs at least two."
+        )
+    shape = _shape(cfg, paths, folder, "data.path")
+    options = {"rescale": cfg.rescale, "augment": cfg.augment.model_dump(), "color_mode": cfg.color_mode,
+               "resize": cfg.image_size is not None}
+    feature = Feature("image", "image", shape=shape, dtype="float32", column="image", options=options)
+    task = Task("binary" if len(classes) == 2 else "multiclass", target="label", classes=classes)
+
+    split_seed = cfg.split.seed if cfg.split.seed is not None else seed
+    separate = {}
+    for split, path, key in (("validation", cfg.validation_path, "data.validation_path"), ("test", cfg.test_path, "data.test_path")):
+        if path:
+            sub = file_paths.existing_folder(path, cfg.base_dir, key)
+            sub_paths, sub_labels, sub_classes = _scan(sub, key)
+            unknown = sorted(set(sub_classes) - set(classes))
+            if unknown:
+                raise DataError(f"{key}: class folder '{unknown[0]}' in {sub} is not a class of data.path ({', '.join(classes)}).")
+            remap = np.array([classes.index(c) for c in sub_classes], dtype="int32")
+            _shape(cfg, sub_paths, sub, key)
+            separate[split] = (np.array([str(p) for p in sub_paths], dtype=object), remap[sub_labels])
+
+    all_paths = np.array([str(p) for p in paths], dtype=object)
+    index = split_indices(
+        len(labels),
+        0.0 if "validation" in separate else cfg.split.validation,
+        0.0 if "test" in separate else cfg.split.test,
+        split_seed,
+        labels if cfg.split.stratify else None,
+    )
+    parts = {name: (all_paths[idx], labels[idx]) for name, idx in index.items()}
+    parts.update(separate)
+    if cfg.limit is not None:
+        p, y = parts["train"]
+        parts["train"] = (p[: cfg.limit], y[: cfg.limit])
+
+    total = sum(len(p) for p, _ in parts.values())
+    decoded_mb = total * int(np.prod(shape)) * 4 / 2**20
+    resize = cfg.image_size is not None
+    if decoded_mb <= cfg.in_memory_max_mb:
+        splits = {
+            name: Split({"image": image_files.read_images([*p], shape, resize, "data.path")}, y)
+            for name, (p, y) in parts.items()
+        }
+        return DataBundle([feature], task, splits, cfg.pipeline, seed)
+    log.info("data: %.0f MB of decoded images is above data.in_memory_max_mb: streaming them from the files", decoded_mb)
+    splits = {name: Split({"image": p}, y) for name, (p, y) in parts.items()}
+    return DataBundle([feature], task, splits, cfg.pipeline, seed, decoders={"image": _decoder(shape, resize)})
+
+
+def _decoder(shape: tuple[int, int, int], resize: bool):
+    """A tf.data map function from an image's path to its pixels, through `read_image`."""
+
+    def decode(path):
+        import tensorflow as tf
+
+        def read(p):
+            return image_files.read_image(p.decode(), *shape, resize, "data.path")
+
+        pixels = tf.numpy_function(read, [path], tf.float32, stateful=False)
+        pixels.set_shape(shape)
+        return pixels
+
+    return decode

@@ -1,0 +1,241 @@
+"""Reads CSV/TSV/Parquet tables and types their columns: numeric, categorical, text or ignored.
+
+Every cell is read as a string first, so that a number written as text, a missing-value marker
+or a stray word in a numeric column is seen and reported with its file, column and row, never
+coerced silently. Used by the `csv`, `text` and `timeseries` sources and by `strata predict`.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.errors import ConfigError, DataError, suggestion
+
+COLUMN_KINDS = ("numeric", "categorical", "text", "ignore")
+DEFAULT_MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?")
+
+# a string column whose values hold at least this many words on average is free text
+TEXT_MIN_WORDS = 3.0
+# a column whose non-missing values are numbers but for at most this fraction is a numeric
+# column with bad rows (an error), not a categorical one
+BAD_NUMBER_FRACTION = 0.05
+
+
+def delimiter_of(value: str | None, files: list[Path] | None = None) -> str:
+    """The field delimiter a config names (`,`, `\\t`, `tab`, `;`, ...); TSV files default to tab."""
+    if value is None or value == "auto":
+        if files and all(f.suffix.lower() in (".tsv", ".tab") for f in files):
+            return "\t"
+        return ","
+    named = {"\\t": "\t", "tab": "\t", "\t": "\t", "comma": ",", "semicolon": ";", "space": " ", "pipe": "|"}
+    if value in named:
+        return named[value]
+    if len(value) != 1:
+        raise ConfigError(f"data.delimiter: got {value!r}, expected one character such as ',' ';' '|' or '\\t'.")
+    return value
+
+
+@dataclass
+class Table:
+    """A table read as strings, with where each row came from (for error messages)."""
+
+    frame: object  # pandas.DataFrame of str
+    files: list[Path]
+    starts: list[int]  # index of each file's first row in `frame`
+    header: bool
+
+    def where(self, row: int) -> str:
+        """'<file> row N (line L)' of a row index in the frame."""
+        i = int(np.searchsorted(self.starts, row, side="right")) - 1
+        in_file = row - self.starts[i]
+        line = in_file + (2 if self.header else 1)
+        return f"{self.files[i]} row {in_file + 1} (line {line})"
+
+    @property
+    def label(self) -> str:
+        return str(self.files[0]) if len(self.files) == 1 else f"{self.files[0].parent}/{{{len(self.files)} files}}"
+
+
+def read_table(
+    files: list[Path],
+    delimiter: str,
+    header: bool,
+    column_names: list[str] | None,
+    key: str = "data.path",
+    encoding: str = "utf-8",
+    nrows: int | None = None,
+) -> Table:
+    """Reads one or more files with the same columns into one table of strings."""
+    import pandas as pd
+
+    frames, starts, total = [], [], 0
+    for f in files:
+        frame = _read_one(f, delimiter, header, column_names, key, encoding, nrows)
+        if frames and list(frame.columns) != list(frames[0].columns):
+            raise DataError(
+                f"{key}: {f} has columns {', '.join(map(str, frame.columns))}, but {files[0]} has "
+                f"{', '.join(map(str, frames[0].columns))}; every file must have the same columns."
+            )
+        starts.append(total)
+        total += len(frame)
+        frames.append(frame)
+    table = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if len(table) == 0:
+        raise DataError(f"{key}: {files[0] if len(files) == 1 else 'the files'} hold no data rows, only a header.")
+    return Table(table, files, starts, header)
+
+
+def _read_one(f: Path, delimiter: str, header: bool, column_names, key: str, encoding: str, nrows):
+    import pandas as pd
+
+    if f.suffix.lower() in (".parquet", ".pq"):
+        try:
+            frame = pd.read_parquet(f)
+        except Exception as ex:  # pyarrow raises several types for a broken file
+            raise DataError(f"{key}: cannot read {f} as Parquet ({str(ex).splitlines()[0]}).") from None
+        if nrows is not None:
+            frame = frame.head(nrows)
+        frame = frame.astype(object).where(frame.notna(), "").astype(str)
+        frame.columns = [str(c) for c in frame.columns]
+        return _rename(frame, column_names, f, key)
+    try:
+        frame = pd.read_csv(
+            f,
+            sep=delimiter,
+            header=0 if header else None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding=encoding,
+            encoding_errors="strict",
+            quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
+            skipinitialspace=False,
+            nrows=nrows,
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{key}: {f} is empty.") from None
+    except pd.errors.ParserError as ex:
+        raise DataError(f"{key}: cannot parse {f} with delimiter {delimiter!r}: {str(ex).strip().splitlines()[-1]}") from None
+    except UnicodeDecodeError as ex:
+        raise DataError(f"{key}: {f} is not {encoding} text (byte {ex.start}); set data.encoding.") from None
+    if header and len(frame.columns) == 1 and delimiter != "\t" and "\t" in str(frame.columns[0]):
+        raise DataError(f"{key}: {f} looks tab-separated but data.delimiter is {delimiter!r}; set data.delimiter='\\t'.")
+    if not header:
+        frame.columns = [f"column_{i + 1}" for i in range(len(frame.columns))]
+    else:
+        frame.columns = [str(c).strip() for c in frame.columns]
+    return _rename(frame, column_names, f, key)
+
+
+def _rename(frame, column_names, f: Path, key: str):
+    if column_names:
+        if len(column_names) != len(frame.columns):
+            raise DataError(
+                f"data.column_names: {len(column_names)} names given, but {f} has {len(frame.columns)} columns."
+            )
+        frame.columns = [str(c) for c in column_names]
+    duplicated = frame.columns[frame.columns.duplicated()].tolist()
+    if duplicated:
+        raise DataError(f"{key}: {f} has the column name '{duplicated[0]}' twice; set data.column_names.")
+    return frame
+
+
+def require_column(table: Table, column: str, key: str) -> None:
+    """A `DataError` naming the columns there are when `column` is not one of them."""
+    columns = [str(c) for c in table.frame.columns]
+    if column not in columns:
+        shown = ", ".join(columns[:30]) + (f", ... ({len(columns)} in all)" if len(columns) > 30 else "")
+        raise DataError(
+            f"{key}={column}: no column '{column}' in {table.label}.{suggestion(column, columns)} Columns: {shown}."
+        )
+
+
+def missing_mask(values: np.ndarray, missing: set[str]) -> np.ndarray:
+    stripped = np.char.strip(values.astype(str))
+    return np.isin(stripped, list(missing))
+
+
+def parse_numbers(values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Floats (NaN where missing or not a number), and the mask of non-missing non-numbers."""
+    import pandas as pd
+
+    cleaned = np.where(missing, "nan", np.char.strip(values.astype(str)))
+    numbers = pd.to_numeric(pd.Series(cleaned), errors="coerce").to_numpy(dtype="float64")
+    bad = np.isnan(numbers) & ~missing & (np.char.lower(cleaned) != "nan")
+    return numbers, bad
+
+
+def infer_kind(values: np.ndarray, missing: np.ndarray) -> str:
+    """numeric, categorical, text or ignore (all missing) for one column of strings."""
+    present = ~missing
+    if not present.any():
+        return "ignore"
+    numbers, bad = parse_numbers(values, missing)
+    n_bad, n_present = int(bad.sum()), int(present.sum())
+    if n_bad == 0:
+        return "numeric"
+    if n_bad <= BAD_NUMBER_FRACTION * n_present and n_bad < n_present:
+        return "numeric"  # mostly numbers: the rest are errors, reported by `numeric_column`
+    words = np.char.count(np.char.strip(values[present].astype(str)), " ") + 1
+    return "text" if float(words.mean()) >= TEXT_MIN_WORDS else "categorical"
+
+
+def numeric_column(table: Table, column: str, missing: set[str], key: str = "data.path") -> np.ndarray:
+    """The column as float32 (NaN where missing); a `DataError` at the first non-number."""
+    values = table.frame[column].to_numpy(dtype=str)
+    mask = missing_mask(values, missing)
+    numbers, bad = parse_numbers(values, mask)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{key}: column '{column}' holds {str(values[row])!r} at {table.where(row)}, expected a number "
+            f"({int(bad.sum())} such rows; mark missing values with data.missing_values, or set "
+            f"data.features.{column}=categorical)."
+        )
+    return numbers.astype("float32")
+
+
+def string_column(table: Table, column: str, missing: set[str]) -> np.ndarray:
+    """The column as strings, with missing values as ''."""
+    values = table.frame[column].to_numpy(dtype=str)
+    return np.where(missing_mask(values, missing), "", values).astype(object)
+
+
+def canonical_label(value: str) -> str:
+    """'1.0' and '1' name one class; numbers keep their shortest form."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value.strip()
+    if np.isfinite(number) and number == int(number):
+        return str(int(number))
+    return value.strip()
+
+
+def infer_task(values: np.ndarray, max_classes: int) -> str:
+    """regression, binary or multiclass from a target column's non-missing strings."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64")
+    distinct = len(set(canonical_label(v) for v in values))
+    if distinct <= 2:
+        return "binary"
+    if np.isnan(numbers).any():
+        return "multiclass"
+    integral = bool(np.all(numbers == np.round(numbers)))
+    if integral and distinct <= min(max_classes, max(3, len(values) // 5)):
+        return "multiclass"
+    return "regression"
+
+
+def class_order(labels: np.ndarray) -> list[str]:
+    """Class names sorted numerically when they are numbers, else alphabetically."""
+    distinct = sorted(set(labels.tolist()))
+    try:
+        return sorted(distinct, key=float)
+    except ValueError:
+        return distinct

@@ -1,0 +1,123 @@
+"""Labelled text: a folder with one sub-folder per class holding one text file per example
+(`pos/0001.txt`, `neg/0002.txt`, ...), or a CSV/TSV file with a text column and a label column.
+
+The model takes the raw string; a `TextVectorization` layer adapted on the training split turns
+it into a bag of n-grams (MLP) or a sequence of token ids (RNN, Transformer).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from pipelines.data import file_paths, tables
+from pipelines.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
+from pipelines.data.csv_source import TextOptions, target_values
+from pipelines.data.registry import register_source
+from pipelines.data.schema import FileDataConfig
+from pipelines.errors import DataError
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = (".txt", ".text", ".md")
+
+
+class TextConfig(FileDataConfig):
+    source: Literal["text"] = "text"
+    name: str = "text"
+    # for a table file (ignored for a folder of class sub-folders)
+    text_column: str = "text"
+    target: str = "label"
+    delimiter: str = "auto"
+    header: bool = True
+    column_names: list[str] | None = None
+    encoding: str = "utf-8"
+    max_classes: int = Field(20, ge=2)
+    text: TextOptions = Field(default_factory=TextOptions)
+
+
+@register_source("text", TextConfig)
+def load(cfg: TextConfig, seed: int) -> DataBundle:
+    full = file_paths.resolve(cfg.path, cfg.base_dir)
+    if full.is_dir():
+        texts, y, task = _folder(full, cfg, "data.path")
+        column = "text"
+    else:
+        texts, y, task = _table(cfg, cfg.path, "data.path")
+        column = cfg.text_column
+    feature = Feature(input_name(column), "text", (1,), "string", column=column, options=cfg.text.model_dump())
+
+    separate = {}
+    for split, path, key in (("validation", cfg.validation_path, "data.validation_path"), ("test", cfg.test_path, "data.test_path")):
+        if path:
+            sub = file_paths.resolve(path, cfg.base_dir)
+            t, sy, _ = _folder(sub, cfg, key, task.classes) if sub.is_dir() else _table(cfg, path, key, task.classes)
+            separate[split] = Split({feature.name: t}, sy)
+    split_seed = cfg.split.seed if cfg.split.seed is not None else seed
+    index = split_indices(
+        len(y),
+        0.0 if "validation" in separate else cfg.split.validation,
+        0.0 if "test" in separate else cfg.split.test,
+        split_seed,
+        y if cfg.split.stratify else None,
+    )
+    whole = Split({feature.name: texts}, y)
+    splits = {name: whole.take(idx) for name, idx in index.items()}
+    splits.update(separate)
+    if cfg.limit is not None:
+        splits["train"] = splits["train"].take(np.arange(min(cfg.limit, len(splits["train"]))))
+    return DataBundle([feature], task, splits, cfg.pipeline, seed)
+
+
+def read_text_file(path, encoding: str, key: str) -> str:
+    try:
+        return path.read_text(encoding=encoding).strip()
+    except UnicodeDecodeError as ex:
+        raise DataError(f"{key}: {path} is not {encoding} text (byte {ex.start}); set data.encoding.") from None
+
+
+def text_files(folder) -> list:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES and not p.name.startswith("."))
+
+
+def _folder(folder, cfg: TextConfig, key: str, classes: list[str] | None = None):
+    if not folder.exists():
+        file_paths.existing_folder(str(folder), None, key)
+    found = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not found:
+        raise DataError(f"{key}: {folder} has no sub-folders; expected one sub-folder of .txt files per class.")
+    if classes is not None and set(found) - set(classes):
+        extra = sorted(set(found) - set(classes))[0]
+        raise DataError(f"{key}: class folder '{extra}' in {folder} is not a class of data.path ({', '.join(classes)}).")
+    classes = classes or found
+    if len(classes) < 2:
+        raise DataError(f"{key}: {folder} has one class folder ('{classes[0]}'); a classifier needs at least two.")
+    texts, labels = [], []
+    for name in found:
+        for f in text_files(folder / name):
+            texts.append(read_text_file(f, cfg.encoding, key))
+            labels.append(classes.index(name))
+    if not texts:
+        raise DataError(f"{key}: no text files ({', '.join(TEXT_SUFFIXES)}) in the class folders of {folder}.")
+    task = Task("binary" if len(classes) == 2 else "multiclass", target="label", classes=list(classes))
+    return np.array(texts, dtype=object).reshape(-1, 1), np.array(labels, dtype="int32"), task
+
+
+def _table(cfg: TextConfig, path: str, key: str, classes: list[str] | None = None):
+    files = file_paths.matching_files(path, cfg.base_dir, key=key)
+    table = tables.read_table(
+        files, tables.delimiter_of(cfg.delimiter, files), cfg.header, cfg.column_names, key=key, encoding=cfg.encoding
+    )
+    tables.require_column(table, cfg.text_column, "data.text_column")
+    tables.require_column(table, cfg.target, "data.target")
+    target = table.frame[cfg.target].to_numpy(dtype=str)
+    keep = np.char.strip(target.astype(str)) != ""
+    table = tables.Table(table.frame[keep].reset_index(drop=True), table.files, table.starts, table.header)
+    y, task = target_values(target[keep], cfg.target, cfg.max_classes, table, classes)
+    if task.kind == "regression":
+        log.info("data: target '%s' is numeric with many values: a regression on text", cfg.target)
+    texts = table.frame[cfg.text_column].to_numpy(dtype=str).astype(object).reshape(-1, 1)
+    return texts, y, task

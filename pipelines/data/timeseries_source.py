@@ -1,0 +1,125 @@
+"""A long time series in a CSV: one or more numeric columns, one row per time step, windowed into
+(the past `window` steps -> the next `horizon` steps of the target columns).
+
+Splits are chronological (validation and test are the latest windows), gaps are filled by linear
+interpolation, and scaling happens inside the model (a `Normalization` adapted on the training
+windows), so the model takes raw values.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from pipelines.data import file_paths, tables
+from pipelines.data.bundle import DataBundle, Feature, Split, Task
+from pipelines.data.registry import register_source
+from pipelines.data.schema import FileDataConfig
+from pipelines.errors import ConfigError, DataError, suggestion
+
+log = logging.getLogger(__name__)
+
+
+class TimeseriesConfig(FileDataConfig):
+    source: Literal["timeseries"] = "timeseries"
+    name: str = "timeseries"
+    columns: list[str] | None = None
+    targets: list[str] | None = None
+    time_column: str | None = None
+    window: int = Field(24, ge=1)
+    horizon: int = Field(1, ge=1)
+    stride: int = Field(1, ge=1)
+    delimiter: str = ","
+    header: bool = True
+    column_names: list[str] | None = None
+    missing_values: list[str] = Field(default_factory=lambda: list(tables.DEFAULT_MISSING))
+    encoding: str = "utf-8"
+
+    @model_validator(mode="after")
+    def _targets_are_inputs(self) -> TimeseriesConfig:
+        if self.columns and self.targets:
+            extra = [t for t in self.targets if t not in self.columns]
+            if extra:
+                raise ValueError(f"targets: '{extra[0]}' is not one of columns {self.columns}")
+        return self
+
+
+def series_values(cfg, files, key: str, columns: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """The series as float32 (rows, columns), sorted by `time_column`, gaps interpolated."""
+    import pandas as pd
+
+    table = tables.read_table(
+        files, tables.delimiter_of(getattr(cfg, "delimiter", ","), files), cfg.header, cfg.column_names,
+        key=key, encoding=cfg.encoding,
+    )
+    names = [str(c) for c in table.frame.columns]
+    if cfg.time_column:
+        tables.require_column(table, cfg.time_column, "data.time_column")
+        stamps = table.frame[cfg.time_column].to_numpy(dtype=str)
+        numbers, bad = tables.parse_numbers(stamps, np.zeros(len(stamps), bool))
+        # numbers sort as numbers; dates and times in ISO form sort as text
+        order = np.argsort(numbers if not bad.any() else stamps, kind="stable")
+        table = tables.Table(table.frame.iloc[order].reset_index(drop=True), table.files, table.starts, table.header)
+    missing = set(cfg.missing_values)
+    if columns is None:
+        columns = cfg.columns
+    if columns is None:
+        columns = []
+        for c in names:
+            if c == cfg.time_column:
+                continue
+            values = table.frame[c].to_numpy(dtype=str)
+            if tables.infer_kind(values, tables.missing_mask(values, missing)) == "numeric":
+                columns.append(c)
+        if not columns:
+            raise DataError(f"{key}: {table.label} has no numeric columns to forecast.")
+    for c in columns:
+        if c not in names:
+            raise DataError(f"{key}: no column '{c}' in {table.label}.{suggestion(c, names)} Columns: {', '.join(names)}.")
+    data = np.stack([tables.numeric_column(table, c, missing, key) for c in columns], axis=1)
+    if np.isnan(data).any():
+        data = pd.DataFrame(data).interpolate(limit_direction="both").to_numpy(dtype="float32")
+        if np.isnan(data).any():
+            empty = columns[int(np.flatnonzero(np.isnan(data).all(axis=0))[0])]
+            raise DataError(f"{key}: column '{empty}' of {table.label} holds no numbers.")
+    return data.astype("float32"), columns
+
+
+@register_source("timeseries", TimeseriesConfig)
+def load(cfg: TimeseriesConfig, seed: int) -> DataBundle:
+    files = file_paths.matching_files(cfg.path, cfg.base_dir)
+    values, columns = series_values(cfg, files, "data.path")
+    targets = cfg.targets or columns
+    for t in targets:
+        if t not in columns:
+            raise ConfigError(f"data.targets: '{t}' is not an input column ({', '.join(columns)}).{suggestion(t, columns)}")
+    target_index = [columns.index(t) for t in targets]
+    starts = np.arange(0, len(values) - cfg.window - cfg.horizon + 1, cfg.stride)
+    if len(starts) < 3:
+        raise DataError(
+            f"data.path={cfg.path}: {len(values)} rows make {len(starts)} windows of {cfg.window} + {cfg.horizon} "
+            "steps; lower data.window or data.horizon."
+        )
+    x = np.stack([values[s : s + cfg.window] for s in starts])
+    y = np.stack([values[s + cfg.window : s + cfg.window + cfg.horizon][:, target_index] for s in starts])
+    target_shape = (cfg.horizon,) if len(targets) == 1 else (cfg.horizon, len(targets))
+    y = y.reshape((len(starts), *target_shape)).astype("float32")
+
+    feature = Feature("series", "sequence", (cfg.window, len(columns)), "float32", column=",".join(columns),
+                      options={"columns": columns})
+    task = Task("forecast", target=targets[0] if len(targets) == 1 else ",".join(targets), target_shape=target_shape)
+
+    n = len(starts)
+    n_test = int(round(n * cfg.split.test))
+    n_val = int(round(n * cfg.split.validation))
+    n_train = n - n_val - n_test
+    bounds = {"train": (0, n_train), "validation": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
+    full = Split({"series": x}, y)
+    splits = {name: full.take(np.arange(a, b)) for name, (a, b) in bounds.items()}
+    if cfg.limit is not None:
+        splits["train"] = splits["train"].take(np.arange(max(0, n_train - cfg.limit), n_train))
+    log.info("data: %d rows, %d columns -> %d windows (chronological split)", len(values), len(columns), n)
+    return DataBundle([feature], task, splits, cfg.pipeline, seed)

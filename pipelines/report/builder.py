@@ -1,0 +1,140 @@
+"""Assembles a run's report: reads what the run wrote, draws the plots, writes `report.html`.
+
+```
+<run>/report.html           the page (open it in any browser; no server, no script)
+<run>/report/*.png          its pictures, also in TensorBoard under <run>/tensorboard/report
+```
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from pipelines.run_dir import RunDir, atomic_path
+
+log = logging.getLogger("strata.report")
+
+REPORT_DIR = "report"
+REPORT_PAGE = "report.html"
+
+
+def report_after_training(config, run: RunDir, model, bundle, history: dict | None = None) -> Path | None:
+    """`write_report` for the end of `strata train`: skipped when `report: false`, and never
+    fails the run (a problem is logged as a warning)."""
+    if not getattr(config, "report", True):
+        return None
+    try:
+        return write_report(run, model=model, bundle=bundle, config=config, history=history)
+    except Exception as ex:  # the model is trained and saved; a missing plot must not fail the run
+        log.warning("report.html not written: %s: %s", type(ex).__name__, str(ex).splitlines()[0] if str(ex) else "")
+        return None
+
+
+def write_report(run: RunDir, model=None, bundle=None, config=None, history: dict | None = None) -> Path:
+    """Writes `<run>/report.html` and `<run>/report/*.png`; returns the page's path.
+
+    Args:
+        run: the run directory.
+        model, bundle, config: the trained model, its data and config when the caller holds them
+            (the trainer); otherwise read back from the run directory.
+        history: Keras's `History.history`, used when the run has no TensorBoard scalars.
+    """
+    from pipelines.commands.run_loading import load_config, load_model, load_task
+    from pipelines.errors import UserError
+    from pipelines.report import history as history_io
+    from pipelines.report.page import Section, render
+
+    started = time.perf_counter()
+    config = config if config is not None else load_config(run)
+    model = model if model is not None else load_model(run, compile=False)
+    task = bundle.task.to_dict() if bundle is not None else load_task(run)["task"]
+
+    curves = history_io.read_history(run.tensorboard)
+    curves_source = "TensorBoard event files"
+    if not curves and history:
+        curves, curves_source = history_io.from_keras_history(history), "Keras History"
+
+    from pipelines.report import figures
+    from pipelines.report.task_results import TaskResults, task_results
+
+    plots: list[tuple[str, str, Any]] = []  # (file stem, caption, figure)
+    for metric in sorted(curves, key=lambda m: (m != "loss", m)):
+        plots.append((f"curve_{_safe(metric)}", f"{metric}: train vs validation", figures.learning_curve(metric, curves[metric])))
+    results = TaskResults()
+    try:
+        if bundle is None:
+            from pipelines.data.loading import load_data
+
+            bundle = load_data(config)
+        results = task_results(model, bundle, task, seed=getattr(config, "seed", 0))
+    except UserError as ex:
+        results.notes.append(f"no {task['kind']} plots: the run's data could not be loaded ({ex})")
+    task_plots = [(p.name, p.title, p.figure) for p in results.plots]
+
+    with atomic_path(run.root / REPORT_DIR, directory=True) as folder:
+        folder.mkdir(parents=True)
+        written = []
+        for stem, caption, figure in plots + task_plots:
+            figure.savefig(folder / f"{stem}.png")
+            written.append((stem, caption))
+    curve_images = [(f"{REPORT_DIR}/{s}.png", c) for s, c in written[: len(plots)]]
+    task_images = [(f"{REPORT_DIR}/{s}.png", c) for s, c in written[len(plots):]]
+
+    sections = []
+    metrics = _metrics_rows(run)
+    if metrics:
+        sections.append(Section("Final metrics", tables=[("", *metrics)]))
+    curve_note = f"per epoch, from the {curves_source}" if curves else (
+        "no per-epoch metrics found (is the tensorboard callback off?)")
+    sections.append(Section("Learning curves", images=curve_images, notes=[curve_note]))
+    split = f" ({results.split} split, at most 2,000 examples)" if results.split else ""
+    sections.append(Section(
+        f"Results: {task['kind']}{split}", images=task_images,
+        tables=[(t.title, t.header, t.rows) for t in results.tables], notes=results.notes,
+    ))
+    from pipelines.report.model_summary import layer_rows, parameter_counts
+
+    counts = parameter_counts(model)
+    sections.append(Section(
+        f"Model: {model.name}",
+        tables=[("Parameters", list(counts), [[f"{v:,}" for v in counts.values()]]),
+                ("Layers", ["layer", "type", "output shape", "parameters"], layer_rows(model))],
+    ))
+    config_text = run.resolved_config.read_text() if run.resolved_config.is_file() else (
+        run.config.read_text() if run.config.is_file() else "")
+    sections.append(Section("Resolved config", preformatted=config_text, collapsed=False))
+
+    title = f"{getattr(config, 'task_name', run.root.parent.name)}: {run.root.name}"
+    subtitle = f"run directory {run.root} · task {task['kind']} · written {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    page = run.root / REPORT_PAGE
+    with atomic_path(page) as tmp:
+        tmp.write_text(render(title, subtitle, sections), encoding="utf-8")
+
+    try:
+        from pipelines.report.tensorboard_images import write_images
+
+        step = max((max(s[0]) for series in curves.values() for s in series.values() if s[0]), default=0)
+        write_images(run.tensorboard / "report", [(f"report/{s}", run.root / REPORT_DIR / f"{s}.png") for s, _ in written], step)
+    except Exception as ex:  # the page is written; TensorBoard images are a copy
+        log.warning("report images not written to TensorBoard: %s", ex)
+    log.info("report: %s (%d plots, %.1f s)", page, len(written), time.perf_counter() - started)
+    return page
+
+
+def _metrics_rows(run: RunDir) -> tuple[list[str], list[list[Any]]] | None:
+    if not run.metrics.is_file():
+        return None
+    metrics: dict[str, dict[str, float]] = json.loads(run.metrics.read_text())
+    names = sorted({k for values in metrics.values() for k in values}, key=lambda m: (m != "loss", m))
+    rows = [[split, *[f"{values[m]:.4g}" if m in values else "" for m in names]] for split, values in metrics.items()]
+    return ["split", *names], rows
+
+
+def _safe(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)

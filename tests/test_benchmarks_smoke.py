@@ -1,0 +1,50 @@
+"""benchmarks/run.py still runs end to end: at a tiny size, once, every row of its table filled.
+
+It checks that the benchmark works, not that the goals are met (that needs the full size on a
+quiet machine: see benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+ROWS = (
+    "steady-state training throughput",
+    "peak memory",
+    "first training step",
+    "bad config",
+    "input pipeline alone",
+)
+
+
+@pytest.mark.slow
+def test_benchmark_script_fills_every_row_at_a_tiny_size(tmp_path):
+    output = tmp_path / "RESULTS.md"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--size", "tiny", "--reps", "1",
+         "--output", str(output), "--workdir", str(tmp_path / "work")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = output.read_text()
+    table = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| what")]
+    for what in ROWS:
+        assert any(what in row for row in table), f"no '{what}' row in:\n{text}"
+    for row in table:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if "not measured" in row:  # a workload whose source or model family this tree lacks
+            continue
+        assert re.search(r"\d", cells[2]), row  # strata's median is a number
+        assert cells[-1] in ("met", "**missed**"), row
+    assert "Reproduce: `python benchmarks/run.py --size tiny --reps 1`" in text
+    assert "cores" in text and "TensorFlow" in text
+    raw = json.loads(output.with_suffix(".json").read_text())
+    assert raw["bad_config"]["codes"] == [2]
+    assert raw["bad_config"]["tensorflow_imported"] is False

@@ -1,0 +1,139 @@
+"""The real CLI on files a user has: a CSV with gaps and categories, labelled sentences, a folder
+of images. Raw values in (training, prediction, the SavedModel), predictions in the target's units."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import assert_user_error, strata
+from tests.test_data_sources import _houses, _png
+
+FAST = ("model=mlp", "report=false", "trainer.batch_size=32")
+
+
+@pytest.fixture(scope="module")
+def houses(tmp_path_factory):
+    """A finished run on houses.csv (given by a relative path), and a prediction file without the
+    target: a missing area, a missing city and a city training never saw."""
+    work = tmp_path_factory.mktemp("houses")
+    _houses(work / "houses.csv")
+    run = work / "run"
+    result = strata("train", "data=csv", "data.path=houses.csv", "data.target=price", *FAST, "trainer.epochs=40",
+                    f"hydra.run.dir={run}", cwd=work)
+    assert result.code == 0, result.text
+    (work / "new.csv").write_text(
+        "Id,area,rooms,city,remarks\n"
+        "1,120.5,3,north,a quiet house near the park\n"
+        "2,NA,2,south,bright flat with a view of the river\n"
+        "3,200,4,,a quiet house\n"
+        "4,80,1,west,never seen words here\n"
+    )
+    return work, run
+
+
+def test_csv_run_learns_and_records_the_data(houses):
+    work, run = houses
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["validation"]["loss"] < 0.3  # standardized MSE: far better than predicting the mean (1.0)
+    assert metrics["validation"]["mae"] < 20_000  # in dollars: the model outputs the target's units
+    described = json.loads((run / "task.json").read_text())
+    assert described["task"]["kind"] == "regression"
+    assert {f["column"]: f["kind"] for f in described["features"]} == {
+        "area": "numeric", "rooms": "numeric", "city": "categorical", "remarks": "text"}
+    resolved = yaml.safe_load((run / ".hydra" / "resolved.yaml").read_text())
+    assert resolved["data"]["base_dir"] == str(work)  # relative paths stay readable from anywhere
+
+
+def test_predict_from_another_folder_with_gaps_and_unseen_values(houses, tmp_path):
+    import pandas as pd
+
+    work, run = houses
+    out = tmp_path / "pred.csv"
+    result = strata("predict", f"run={run}", f"input={work / 'new.csv'}", f"output={out}", cwd=tmp_path)
+    assert result.code == 0, result.text
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["id", "price"] and frame["id"].tolist() == [1, 2, 3, 4]
+    assert frame["price"].between(20_000, 400_000).all(), frame  # dollars, not standardized units
+    assert frame["price"][0] > frame["price"][3]  # bigger, in a dearer city
+
+
+def test_evaluate_from_another_folder(houses, tmp_path):
+    _, run = houses
+    result = strata("evaluate", f"run={run}", cwd=tmp_path)
+    assert result.code == 0, result.text
+    recorded = json.loads((run / "metrics.json").read_text())["test"]
+    assert json.loads(result.out[result.out.index("{"):])["test"]["loss"] == pytest.approx(recorded["loss"], rel=1e-4)
+
+
+def test_predict_input_missing_a_column_is_refused(houses, tmp_path):
+    work, run = houses
+    (tmp_path / "partial.csv").write_text("Id,area,rooms,remarks\n1,100,2,nice\n")
+    result = strata("predict", f"run={run}", f"input={tmp_path / 'partial.csv'}", cwd=tmp_path)
+    assert_user_error(result, "partial.csv", "no column 'city'", "the model needs")
+    assert not (run / "predictions").exists() or not list((run / "predictions").iterdir())
+
+
+def test_saved_model_takes_raw_columns_and_matches_the_keras_model(houses):
+    import keras
+    import tensorflow as tf
+
+    import layers  # noqa: F401
+    import pipelines.models.losses  # noqa: F401
+    from pipelines.commands.inputs import read_inputs
+    from pipelines.commands.predict import predict_arrays
+
+    work, run = houses
+    features = json.loads((run / "task.json").read_text())["features"]
+    x, ids = read_inputs(str(work / "new.csv"), features, None)
+    assert np.isnan(x["area"][1, 0]) and x["city"][2, 0] == "" and x["city"][3, 0] == "west"
+    signature = tf.saved_model.load(str(run / "export" / "saved_model")).signatures["serving_default"]
+    specs = signature.structured_input_signature[1]
+    assert {k: (v.dtype, tuple(v.shape)) for k, v in specs.items()} == {
+        "area": (tf.float32, (None, 1)), "rooms": (tf.float32, (None, 1)),
+        "city": (tf.string, (None, 1)), "remarks": (tf.string, (None, 1))}
+    served = next(iter(signature(**{k: tf.constant(v) for k, v in x.items()}).values())).numpy()
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    expected = predict_arrays(model, x)
+    np.testing.assert_allclose(served, expected, rtol=1e-5)
+    assert np.isfinite(served).all()
+
+
+def test_text_table_trains_a_classifier_that_beats_chance(tmp_path):
+    import pandas as pd
+
+    run = tmp_path / "run"
+    result = strata("train", "data=text", *FAST, "trainer.epochs=8", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert result.code == 0, result.text
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["validation"]["accuracy"] >= 0.7  # 500/500 positive/negative: chance is 0.5
+    (tmp_path / "reviews.txt").write_text("The food was great and the staff lovely.\nTerrible service, cold food.\n")
+    result = strata("predict", f"run={run}", f"input={tmp_path / 'reviews.txt'}", f"output={tmp_path / 'p.csv'}")
+    assert result.code == 0, result.text
+    frame = pd.read_csv(tmp_path / "p.csv", dtype={"label": str})
+    assert frame["label"].tolist() == ["1", "0"]
+
+
+def test_image_folder_trains_and_predicts_a_flat_folder(tmp_path):
+    import pandas as pd
+    import tensorflow as tf
+
+    for i in range(16):
+        _png(tmp_path / "imgs" / "dark" / f"{i}.png", size=(9, 9), value=10 + i)
+        _png(tmp_path / "imgs" / "light" / f"{i}.png", size=(9, 9), value=230 - i)
+    _png(tmp_path / "new" / "a.png", size=(20, 20), value=5)
+    _png(tmp_path / "new" / "b.png", size=(20, 20), value=250)
+    run = tmp_path / "run"
+    result = strata("train", "data=images", "data.path=imgs", "data.image_size=[8,8]", "data.augment.flip=horizontal",
+                    "report=false", "trainer.epochs=2", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert result.code == 0, result.text
+    signature = tf.saved_model.load(str(run / "export" / "saved_model")).signatures["serving_default"]
+    (name, spec), = signature.structured_input_signature[1].items()
+    assert (name, spec.dtype, tuple(spec.shape)) == ("image", tf.float32, (None, 8, 8, 3))
+    result = strata("predict", f"run={run}", f"input={tmp_path / 'new'}", f"output={tmp_path / 'p.csv'}")
+    assert result.code == 0, result.text
+    frame = pd.read_csv(tmp_path / "p.csv")
+    assert frame["id"].tolist() == ["a.png", "b.png"] and list(frame.columns)[1:] == ["label", "prob_dark", "prob_light"]

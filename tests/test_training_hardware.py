@@ -1,0 +1,68 @@
+"""Distribution strategies and precision modes on a CPU: MirroredStrategy over two logical CPU
+devices, mixed_bfloat16, and clear messages for missing accelerators."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from tests.conftest import strata
+
+
+def _digits(n=20):
+    from sklearn.datasets import load_digits
+
+    return load_digits().images[:n].astype("float32")[..., None]
+
+
+def _load(run):
+    import keras
+    import tensorflow as tf
+
+    import layers  # noqa: F401
+
+    model = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    serve = tf.saved_model.load(str(run / "export" / "saved_model")).signatures["serving_default"]
+    return model, serve
+
+
+def test_mirrored_strategy_on_two_logical_cpus_trains_saves_and_exports(tmp_path):
+    run = tmp_path / "run"
+    result = strata("train", "trainer.strategy=mirrored", "trainer.logical_cpu_devices=2", "trainer.epochs=2",
+                    "trainer.steps_per_epoch=5", "trainer.batch_size=32", "callbacks=none",
+                    f"hydra.run.dir={run}", cwd=tmp_path)
+    assert result.code == 0, result.text
+    assert "MirroredStrategy over /device:CPU:0, /device:CPU:1" in (run / "train.log").read_text()
+    model, serve = _load(run)
+    images = _digits()
+    expected = model.predict({"image": images}, verbose=0)
+    got = next(iter(serve(image=images).values())).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_mixed_bfloat16_learns_and_profiles_a_batch_range(tmp_path):
+    run = tmp_path / "run"
+    result = strata("train", "trainer.precision=mixed_bfloat16", "trainer.epochs=3", "trainer.steps_per_epoch=8",
+                    "trainer.batch_size=32", "callbacks=[none,tensorboard]", "callbacks.tensorboard.profile_batch=[2,3]",
+                    f"hydra.run.dir={run}", cwd=tmp_path)
+    assert result.code == 0, result.text
+    losses = [float(line.split(" - loss ")[1].split()[0]) for line in result.out.splitlines()
+              if line.startswith("epoch ")]
+    assert len(losses) == 3 and losses[-1] < losses[0], result.out
+    model, serve = _load(run)
+    conv = next(layer for layer in model.layers if layer.__class__.__name__ == "Conv2D")
+    assert conv.dtype_policy.name == "mixed_bfloat16" and conv.compute_dtype == "bfloat16"
+    assert model.output.dtype == "float32"
+    probs = next(iter(serve(image=_digits()).values())).numpy()
+    assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1, atol=1e-3)
+    assert json.loads((run / "metrics.json").read_text())["test"]["accuracy"] > 0.1
+    # the TensorBoard profiler's trace of batches 2..3 (Profile tab)
+    assert list((run / "tensorboard" / "train" / "plugins" / "profile").glob("*/*.xplane.pb"))
+
+
+def test_missing_gpu_is_a_clear_message(tmp_path):
+    result = strata("train", "trainer=gpu", "debug=fast", f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
+    assert result.code == 2, result.text
+    assert "trainer.accelerator=gpu" in result.err and "Traceback" not in result.text
+    assert not (tmp_path / "r").exists()
