@@ -46,7 +46,8 @@ STRATA_ROOT: Path | None = None  # --strata-root: a source tree to run strata fr
 # per size: the data sets and the epochs (the first epoch is excluded from throughput)
 SIZES = {
     "tiny": {"csv_rows": 1500, "images": 240, "sentences": 600, "epochs": 2, "batch_size": 64},
-    "full": {"csv_rows": 100_000, "images": 6000, "sentences": 20_000, "epochs": 4, "batch_size": 64},
+    "small": {"csv_rows": 20_000, "images": 2000, "sentences": 5000, "epochs": 3, "batch_size": 64},
+    "full": {"csv_rows": 50_000, "images": 5000, "sentences": 12_000, "epochs": 4, "batch_size": 64},
 }
 
 

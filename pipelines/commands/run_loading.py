@@ -39,4 +39,12 @@ def load_model(run: RunDir, compile: bool = True):
     import layers  # noqa: F401  (registers strata's layers)
     import pipelines.models.losses  # noqa: F401  (registers strata's losses)
 
-    return keras.saving.load_model(run.model, compile=compile, safe_mode=True)
+    try:
+        return keras.saving.load_model(run.model, compile=compile, safe_mode=True)
+    except ValueError as ex:
+        if "safe_mode" in str(ex) or "unsafe" in str(ex).lower():
+            raise DataError(
+                f"run={run.root}: model.keras holds code (e.g. a Lambda layer) and safe mode refuses to run it; "
+                "only load model files you trust, with keras.saving.load_model(..., safe_mode=False)."
+            ) from None
+        raise

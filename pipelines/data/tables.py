@@ -30,6 +30,11 @@ def delimiter_of(value: str | None, files: list[Path] | None = None) -> str:
     if value is None or value == "auto":
         if files and all(f.suffix.lower() in (".tsv", ".tab") for f in files):
             return "\t"
+        if files and files[0].suffix.lower() not in (".parquet", ".pq"):
+            with open(files[0], encoding="utf-8", errors="replace") as f:
+                first = f.readline()
+            if "\t" in first and "," not in first:
+                return "\t"
         return ","
     named = {"\\t": "\t", "tab": "\t", "\t": "\t", "comma": ",", "semicolon": ";", "space": " ", "pipe": "|"}
     if value in named:

@@ -7,15 +7,20 @@ import numpy as np
 TRAIN, VALIDATION = "#2e6da4", "#d35400"
 
 
-def _figure(width: float = 5.0, height: float = 3.4):
+def _figure(width: float = 5.0, height: float = 3.4, fixed: bool = False):
+    """A figure; `fixed` margins skip constrained layout, which costs half the drawing time."""
     from matplotlib.figure import Figure
 
+    if fixed:
+        fig = Figure(figsize=(width, height), dpi=100)
+        fig.subplots_adjust(left=0.16, right=0.97, bottom=0.15, top=0.9)
+        return fig
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def learning_curve(metric: str, series: dict[str, tuple[list[int], list[float]]]):
     """One metric over the epochs: train against validation."""
-    fig = _figure()
+    fig = _figure(fixed=True)
     ax = fig.subplots()
     for split, color in (("train", TRAIN), ("validation", VALIDATION)):
         if split in series:
