@@ -24,7 +24,7 @@ commands:
   evaluate  run=<run dir> [split=test]               re-evaluate a run's model on one of its splits
   predict   run=<run dir> input=<file or folder> [output=<file>]
                                                      write predictions for raw inputs
-  export    run=<run dir> [format=saved_model]       rewrite a run's serving artifact
+  export    run=<run dir> [export=saved_model|onnx|tflite]  rewrite a run's serving artifacts
   explain   run=<run dir> input=<file or folder> [method=integrated_gradients|saliency|occlusion|permutation]
             [output=<dir>] [baseline=mean] [steps=64] [target=<class>]
                                                      attributions per raw feature, heatmaps, word colours

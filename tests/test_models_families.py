@@ -75,15 +75,15 @@ def measure(model, bundle, validation) -> dict:
 FAST = "optimizer.learning_rate=0.003"
 # family -> (overrides, training steps)
 FAMILIES = {
-    "mlp": (("model=mlp", "data.as_images=false", "model.units=[64]", FAST), 40),
+    "mlp": (("experiment=diagnosis", FAST), 40),
     "cnn": (("model=cnn", "model.filters=[16]", "model.dense_units=[32]", "model.dropout=0", FAST), 40),
-    "rnn": (("model=rnn", "model.cell=gru", "model.units=[32]", FAST), 60),
+    "rnn": (("model=rnn", "model.cell=gru", "model.units=[32]", FAST), 100),
     "transformer": (
         ("model=transformer", "model.embed_dim=32", "model.num_heads=2", "model.num_blocks=1", "model.ff_dim=64",
          "model.dropout=0.0", FAST),
         60,
     ),
-    "graph": (("model=graph", "data.as_images=false", FAST), 40),
+    "graph": (("model=graph", "data.name=iris", "data.as_images=false", FAST), 40),
     "autoencoder": (("experiment=digits_denoise",), 60),
     "vae": (("experiment=digits_vae",), 60),
     "gan": (("experiment=digits_gan",), 60),
@@ -108,9 +108,10 @@ def test_family_learns(trained):
         return
     assert after["loss"] < 0.7 * before["loss"], (before, after)
     if family in CLASSIFIERS:
+        # beats the majority class by at least half the way from it to perfect
         labels = run.bundle.splits["validation"].y
         majority = np.bincount(labels).max() / len(labels)
-        assert after["accuracy"] > majority + 0.3, (after, majority)
+        assert after["accuracy"] > majority + 0.5 * (1 - majority), (after, majority)
 
 
 def _examples(run: Trained, n: int = 16) -> dict[str, np.ndarray]:

@@ -100,7 +100,8 @@ def main(argv: list[str]) -> Path:
 
     with atomic_path(output, directory=True) as tmp:
         written = write_explanation(explanation, features, tmp, ranking)
-    _print_summary(explanation, ranking, output, [output / p.relative_to(tmp) for p in written])
+    columns = {f["name"]: f.get("column") or f["name"] for f in features}
+    _print_summary(explanation, ranking, output, [output / p.relative_to(tmp) for p in written], columns)
     return output
 
 
@@ -120,12 +121,12 @@ def _load_bundle(config):
     return load_data(config)
 
 
-def _print_summary(explanation, ranking, output: Path, written: list[Path]) -> None:
+def _print_summary(explanation, ranking, output: Path, written: list[Path], columns: dict[str, str]) -> None:
     lines = [f"wrote {len(written)} files to {output}"]
     if explanation is not None:
         top = explanation.mean_abs().head(5)
         if len(top) > 1:
-            lines.append("  largest mean |attribution|: " + ", ".join(f"{k} {v:.3g}" for k, v in top.items()))
+            lines.append("  largest mean |attribution|: " + ", ".join(f"{columns.get(k, k)} {v:.3g}" for k, v in top.items()))
         frame = explanation.frame()
         if "completeness_gap" in frame:
             gap = np.abs(frame["completeness_gap"].to_numpy())
@@ -136,7 +137,7 @@ def _print_summary(explanation, ranking, output: Path, written: list[Path]) -> N
             )
     if ranking is not None:
         lines.append("  permutation importance: " + ", ".join(
-            f"{r.feature} {r.importance:.3g}" for r in ranking.head(5).itertuples()))
+            f"{columns.get(r.feature, r.feature)} {r.importance:.3g}" for r in ranking.head(5).itertuples()))
     for path in written:
         if path.suffix in (".html", ".png") and path.parent == output:
             lines.append(f"  {path}")

@@ -1,4 +1,4 @@
-"""`strata export run=<run dir> [format=saved_model]`: rewrite a run's serving artifact."""
+"""`strata export run=<run dir> [export=saved_model|onnx|tflite]`: rewrite a run's serving artifacts."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pipelines.run_dir import RunDir
 
 
 def main(argv: list[str]) -> str:
-    opts = cli_args.parse(argv, "export", {"run": None, "format": "saved_model"}, required=("run",))
+    opts = cli_args.parse(argv, "export", {"run": None, "export": None, "format": None}, required=("run",))
     run = RunDir.existing(opts["run"])
-    cfg = check_section(ExportConfig, {"format": opts["format"]}, ("export",))
+    cfg = check_section(ExportConfig, {"format": opts["export"] or opts["format"] or "saved_model"}, ("export",))
     model = load_model(run, compile=False)
 
     from pipelines.export.exporter import export_model

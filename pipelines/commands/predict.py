@@ -23,8 +23,11 @@ def main(argv: list[str]) -> Path:
     run = RunDir.existing(opts["run"])
     config = load_config(run)
     described = load_task(run)
-    x, ids = read_inputs(opts["input"], described["features"], config.data)
     model = load_model(run, compile=False)
+    if described["task"]["kind"] == "generation":  # a GAN: input= a count of samples or an .npy of latent vectors
+        x, ids = latent_inputs(opts["input"], model.latent_dim, config.seed)
+    else:
+        x, ids = read_inputs(opts["input"], described["features"], config.data)
     predictions = predict_arrays(model, x, int(opts["batch_size"]))
     frame = to_frame(predictions, ids, described["task"])
     output = Path(opts["output"]) if opts["output"] else run.root / "predictions" / f"{Path(opts['input']).stem}.csv"
@@ -32,6 +35,22 @@ def main(argv: list[str]) -> Path:
         frame.to_csv(tmp, index=False)
     print(f"wrote {len(frame)} predictions to {output}")
     return output
+
+
+def latent_inputs(value: str, latent_dim: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """A GAN's latent vectors: `value` standard normal ones (seeded), or those of an .npy file."""
+    from pipelines.errors import DataError
+
+    if value.isdigit():
+        n = int(value)
+        return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype("float32"), [str(i) for i in range(n)]
+    path = Path(value)
+    if not path.is_file() or path.suffix.lower() != ".npy":
+        raise DataError(f"input={value}: a GAN generates from a number of samples (input=16) or an .npy of latent vectors.")
+    z = np.load(path, allow_pickle=False)
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise DataError(f"input={value}: latent vectors of shape {z.shape}, expected (n, {latent_dim}).")
+    return z.astype("float32"), [str(i) for i in range(len(z))]
 
 
 def predict_arrays(model, x: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:
@@ -61,7 +80,7 @@ def to_frame(predictions: np.ndarray, ids: list[str], task: dict):
         frame["labels"] = [" ".join(c for c, on in zip(classes, row >= 0.5) if on) for row in predictions]
     else:
         flat = predictions.reshape(len(ids), -1)
-        name = task.get("target") or "prediction"
+        name = task.get("target") or {"reconstruction": "reconstruction", "generation": "sample"}.get(kind, "prediction")
         if flat.shape[1] == 1:
             frame[name] = flat[:, 0]
         else:

@@ -95,7 +95,7 @@ class TrainerConfig(StrictModel):
 
 
 class ExportConfig(StrictModel):
-    format: Literal["saved_model", "none"] = "saved_model"
+    format: Literal["saved_model", "onnx", "tflite", "none"] = "saved_model"
     opset: int = Field(17, ge=9, le=21)
     quantize: bool = False
 

@@ -51,14 +51,16 @@ def split_baselines(split, features: list[dict], reference: dict[str, np.ndarray
     """Baselines at each split point: the raw baseline encoded, with categories averaged."""
     encoded, _ = split.encode(raw_baseline(features, reference, choice))
     out = [np.asarray(t) for t in encoded]
+    averaged = None
     for f in features:
         point = split.points.get(f["name"])
         if point is None or f["kind"] != "categorical" or not point.differentiable:
             continue
         if choice == "mean" and reference is not None:
-            sample = {g["name"]: reference[g["name"]][:2000] for g in features}
-            values, _ = split.encode(sample)
-            out[point.index] = np.asarray(values[point.index]).mean(axis=0, keepdims=True)
+            if averaged is None:  # one pass over the reference sample for every category
+                values, _ = split.encode({g["name"]: reference[g["name"]][:2000] for g in features})
+                averaged = [np.asarray(v).mean(axis=0, keepdims=True) if "float" in str(v.dtype) else None for v in values]
+            out[point.index] = averaged[point.index]
         elif choice == "zero" or isinstance(choice, float):
             out[point.index] = np.zeros_like(out[point.index])
     return out

@@ -141,15 +141,21 @@ def explain(
 
 
 def predict_raw(model, x: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:
-    """The model's outputs for raw inputs, batched (float32 numpy)."""
+    """The model's outputs for raw inputs (float32 numpy). Few examples run eagerly; many go
+    through Keras's compiled predict loop, traced once (permutation importance, occlusion)."""
+    import tensorflow as tf
+
     from pipelines.explain.model_split import _as_tensor
 
     n = len(next(iter(x.values())))
-    out = []
-    for start in range(0, n, batch_size):
-        batch = {k: _as_tensor(np.asarray(v)[start : start + batch_size]) for k, v in x.items()}
-        out.append(np.asarray(model(batch, training=False), dtype="float32"))
-    return np.concatenate(out) if out else np.zeros((0, 1), "float32")
+    if n == 0:
+        return np.zeros((0, 1), "float32")
+    if n <= batch_size:
+        return np.asarray(model({k: _as_tensor(v) for k, v in x.items()}, training=False), dtype="float32")
+    per_example = sum(int(np.prod(np.shape(v)[1:])) for v in x.values())
+    batch = int(np.clip(4_000_000 // max(1, per_example), batch_size, 8192))
+    ds = tf.data.Dataset.from_tensor_slices({k: _as_tensor(v) for k, v in x.items()}).batch(batch)
+    return np.asarray(model.predict(ds, verbose=0), dtype="float32")
 
 
 def resolve_targets(outputs: np.ndarray, task: dict, target: str | None) -> tuple[np.ndarray, list[str]]:
