@@ -56,7 +56,11 @@ overrides = st.one_of(
     st.builds(lambda k, v: f"{k}={v}", keys, scalars),
     st.builds(lambda k, v: f"+{k}={v}", keys, scalars),
     st.builds(lambda k: f"~{k}", keys),
-    st.builds(lambda g, v: f"{g}={v}", st.sampled_from(GROUPS), st.one_of(identifier, st.sampled_from(["cnn", "mlp", "digits", "fast", "null"]))),
+    st.builds(
+        lambda g, v: f"{g}={v}",
+        st.sampled_from(GROUPS),
+        st.one_of(identifier, st.sampled_from(["cnn", "mlp", "digits", "fast", "null"])),
+    ),
 )
 
 
@@ -90,7 +94,13 @@ def test_generated_overrides_validate_or_fail_cleanly(args):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.builds(_misspell, st.sampled_from(REAL_KEYS), st.lists(st.tuples(st.integers(0, 40), st.sampled_from("qxz")), min_size=1, max_size=2)))
+@given(
+    st.builds(
+        _misspell,
+        st.sampled_from(REAL_KEYS),
+        st.lists(st.tuples(st.integers(0, 40), st.sampled_from("qxz")), min_size=1, max_size=2),
+    )
+)
 def test_misspelt_keys_are_named_in_the_error(key):
     outcome = _outcome([f"{key}=1"])
     if key in REAL_KEYS:
