@@ -83,6 +83,16 @@ class RunDir:
             raise DataError(f"{key}={path}: not a strata run directory (no .hydra/config.yaml).")
         return run
 
+    def remove_stale_temporaries(self) -> None:
+        """Removes what a killed process left of its atomic writes (`.<name>.*.tmp`)."""
+        for folder in (self.root, self.export_dir, self.checkpoints / "backup"):
+            if folder.is_dir():
+                for leftover in folder.glob(".*.tmp*"):
+                    if leftover.is_dir():
+                        shutil.rmtree(leftover, ignore_errors=True)
+                    else:
+                        leftover.unlink(missing_ok=True)
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Holds an exclusive lock on the run directory for the life of a training process."""

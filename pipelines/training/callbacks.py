@@ -78,7 +78,9 @@ def _build(name: str, args, ctx: CallbackContext) -> list:
     if name == "csv_logger":
         return [cb.CSVLogger(str(run.root / args.filename), separator=args.separator, append=args.append)]
     if name == "backup":
-        return [cb.BackupAndRestore(str(run.backup), **args.model_dump())]
+        from callbacks.atomic_backup import AtomicBackupAndRestore
+
+        return [AtomicBackupAndRestore(str(run.backup), **args.model_dump())]
     if name in CUSTOM:
         module, cls = CUSTOM[name].split(":")
         factory = getattr(importlib.import_module(module), cls)

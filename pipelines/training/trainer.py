@@ -33,6 +33,7 @@ def train(config: RootConfig, raw_config: Any = None) -> TrainResult:
     if not _is_chief(config):
         return _train_as_worker(config, run, raw_config)
     with run.lock():
+        run.remove_stale_temporaries()
         _write_resolved_config(run, raw_config)
         _announce_resume(config, run)
         return _train(config, run, raw_config)
