@@ -51,16 +51,18 @@ def main() -> None:
             n += tf.shape(y, out_type=tf.int64)[0]
         return n
 
-    seconds, examples = [], 0
+    seconds, cpu, examples = [], [], 0
     for _ in range(args.epochs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         examples = int(drain(ds))
         seconds.append(time.perf_counter() - start)
-    steady = seconds[1:] or seconds
+        cpu.append(time.process_time() - cpu_start)
+    steady, steady_cpu = seconds[1:] or seconds, cpu[1:] or cpu
     result = {
         "examples": examples,
         "epoch_seconds": seconds,
         "examples_per_second": examples * len(steady) / sum(steady),
+        "examples_per_cpu_second": examples * len(steady_cpu) / sum(steady_cpu) if sum(steady_cpu) else None,
         "load_data_seconds": load_seconds,
     }
     args.output.write_text(json.dumps(result))

@@ -4,7 +4,8 @@ strata loads it by name (`+callbacks.bench_probe._target_=probe.BenchProbe`, wit
 on PYTHONPATH); a baseline script adds it to its own `fit`. Both therefore measure with the very
 same code: the wall-clock time of the first training batch, and the duration of the training
 phase of every epoch (from `on_epoch_begin` to the start of validation, or to the end of the
-epoch when there is none). It writes them as JSON to `path` when training ends.
+epoch when there is none), in wall-clock and in process CPU time (all threads; steadier than
+wall time on a shared machine). It writes them as JSON to `path` when training ends.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ class BenchProbe(keras.callbacks.Callback):
         self.path = path
         self.first_batch_time: float | None = None
         self.epoch_seconds: list[float] = []
+        self.epoch_cpu_seconds: list[float] = []
         self.epoch_batches: list[int] = []
         self._start = 0.0
+        self._cpu_start = 0.0
         self._batches = 0
         self._open = False
 
@@ -46,6 +49,7 @@ class BenchProbe(keras.callbacks.Callback):
         self._batches = 0
         self._open = True
         self._start = time.perf_counter()
+        self._cpu_start = time.process_time()
 
     def on_test_begin(self, logs=None):
         self._close()
@@ -59,6 +63,7 @@ class BenchProbe(keras.callbacks.Callback):
     def _close(self) -> None:
         if self._open:
             self.epoch_seconds.append(time.perf_counter() - self._start)
+            self.epoch_cpu_seconds.append(time.process_time() - self._cpu_start)
             self.epoch_batches.append(self._batches)
             self._open = False
 
@@ -66,6 +71,7 @@ class BenchProbe(keras.callbacks.Callback):
         record = {
             "first_batch_time": self.first_batch_time,
             "epoch_seconds": self.epoch_seconds,
+            "epoch_cpu_seconds": self.epoch_cpu_seconds,
             "epoch_batches": self.epoch_batches,
         }
         tmp = f"{self.path}.tmp"

@@ -47,7 +47,7 @@ STRATA_ROOT: Path | None = None  # --strata-root: a source tree to run strata fr
 SIZES = {
     "tiny": {"csv_rows": 1500, "images": 240, "sentences": 600, "epochs": 2, "batch_size": 64},
     "small": {"csv_rows": 20_000, "images": 2000, "sentences": 5000, "epochs": 3, "batch_size": 64},
-    "full": {"csv_rows": 50_000, "images": 5000, "sentences": 12_000, "epochs": 4, "batch_size": 64},
+    "full": {"csv_rows": 40_000, "images": 4000, "sentences": 6000, "epochs": 3, "batch_size": 64},
 }
 
 
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="workload keys to run (mlp, cnn, transformer)")
     parser.add_argument("--workdir", type=Path, help="where data and runs go (default: a temporary folder)")
     parser.add_argument(
-        "--strata-root", type=Path,
+        "--strata-root",
+        type=Path,
         help="run strata from this source tree instead of the installed one (to try a change)",
     )
     args = parser.parse_args(argv)
@@ -82,12 +83,44 @@ def main(argv: list[str] | None = None) -> int:
     size = SIZES[args.size]
     started = datetime.now(timezone.utc)
     load_before = os.getloadavg()
+    command = (
+        "python benchmarks/run.py"
+        + ("" if args.size == "full" else f" --size {args.size}")
+        + ("" if args.reps == 3 else f" --reps {args.reps}")
+        + (f" --only {' '.join(args.only)}" if args.only else "")
+    )
+    from report import write_report
+
+    def report(reps_done: int) -> None:
+        # after every repetition: an interrupted run still leaves the medians so far
+        write_report(
+            args.output,
+            command=command,
+            machine=machine(load_before, os.getloadavg()),
+            started=started,
+            finished=datetime.now(timezone.utc),
+            size=args.size,
+            reps=reps_done,
+            workloads=workloads,
+            bad=bad,
+            pipelines=pipelines,
+        )
+
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         workloads = make_workloads(work, size)
         if args.only:
             workloads = [w for w in workloads if w.key in args.only]
+        # the short measurements first, then the training runs
+        bad = bad_config(work, args.reps)
+        print(f"[bad config] {bad}", flush=True)
+        pipelines = {}
+        for w in workloads:
+            if w.skipped or not w.pipeline_args:
+                continue
+            pipelines[w.key] = input_pipeline(w, work, size, args.reps)
+            print(f"[input pipeline {w.key}] {pipelines[w.key]}", flush=True)
         for rep in range(args.reps):
             for w in workloads:
                 if w.skipped:
@@ -97,33 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                     result = run_training(w, side, rep, work)
                     w.runs[side].append(result)
                     print(f"[{w.key} rep {rep + 1}/{args.reps}] {side}: {_brief(result)}", flush=True)
-        bad = bad_config(work, args.reps)
-        print(f"[bad config] {bad}", flush=True)
-        pipelines = {}
-        for w in workloads:
-            if w.skipped or not w.pipeline_args:
-                continue
-            pipelines[w.key] = input_pipeline(w, work, size, args.reps)
-            print(f"[input pipeline {w.key}] {pipelines[w.key]}", flush=True)
-    finished = datetime.now(timezone.utc)
-
-    from report import write_report
-
-    command = "python benchmarks/run.py" + ("" if args.size == "full" else f" --size {args.size}") + (
-        "" if args.reps == 3 else f" --reps {args.reps}"
-    )
-    write_report(
-        args.output,
-        command=command,
-        machine=machine(load_before, os.getloadavg()),
-        started=started,
-        finished=finished,
-        size=args.size,
-        reps=args.reps,
-        workloads=workloads,
-        bad=bad,
-        pipelines=pipelines,
-    )
+            report(rep + 1)
     print(f"wrote {args.output}")
     return 0
 
@@ -145,7 +152,9 @@ def make_workloads(work: Path, size: dict) -> list[Workload]:
     csv = data / "table.csv"
     rows = size["csv_rows"]
     mlp = Workload(
-        "mlp", "MLP on tabular data", f"synthetic CSV, {rows:,} rows: 16 numeric + 2 categorical columns, 3 classes",
+        "mlp",
+        "MLP on tabular data",
+        f"synthetic CSV, {rows:,} rows: 16 numeric + 2 categorical columns, 3 classes",
         ["data=csv", "model=mlp", f"data.path={csv}", "data.target=label", *common],
         [str(BENCH / "baselines" / "mlp_tabular.py"), "--csv", str(csv), *base],
     )
@@ -159,7 +168,9 @@ def make_workloads(work: Path, size: dict) -> list[Workload]:
     images = data / "images"
     count = size["images"]
     cnn = Workload(
-        "cnn", "CNN on images", f"synthetic PNG files, {count:,} RGB 32x32 images in 4 class folders",
+        "cnn",
+        "CNN on images",
+        f"synthetic PNG files, {count:,} RGB 32x32 images in 4 class folders",
         ["data=images", "model=cnn", f"data.path={images}", *common],
         [str(BENCH / "baselines" / "cnn_images.py"), "--images", str(images), *base],
     )
@@ -173,7 +184,8 @@ def make_workloads(work: Path, size: dict) -> list[Workload]:
     text = data / "sentences.tsv"
     sentences = size["sentences"]
     transformer = Workload(
-        "transformer", "Transformer on text",
+        "transformer",
+        "Transformer on text",
         f"{sentences:,} labelled sentences recombined from the Yelp sentiment words, 2 classes",
         ["data=text", "model=transformer", f"data.path={text}", *common],
         [str(BENCH / "baselines" / "transformer_text.py"), "--tsv", str(text), *base],
@@ -229,8 +241,12 @@ def run_training(w: Workload, side: str, rep: int, work: Path) -> dict:
     out = work / "runs" / name
     if side == "strata":
         cmd = [
-            str(STRATA), "train", *w.strata_args, f"hydra.run.dir={out}",
-            "+callbacks.bench_probe._target_=probe.BenchProbe", f"+callbacks.bench_probe.path={probe}",
+            str(STRATA),
+            "train",
+            *w.strata_args,
+            f"hydra.run.dir={out}",
+            "+callbacks.bench_probe._target_=probe.BenchProbe",
+            f"+callbacks.bench_probe.path={probe}",
         ]
     else:
         cmd = [sys.executable, *w.baseline, "--out", str(out), "--probe", str(probe)]
@@ -243,12 +259,15 @@ def run_training(w: Workload, side: str, rep: int, work: Path) -> dict:
     timing = json.loads(probe.read_text())
     found = re.search(r"\btrain (\d+)\b", text)
     examples = int(found.group(1)) if found else None
-    seconds = timing["epoch_seconds"]
-    steady = seconds[1:] or seconds
+    seconds, cpu = timing["epoch_seconds"], timing.get("epoch_cpu_seconds") or []
+    steady, steady_cpu = seconds[1:] or seconds, cpu[1:] or cpu
     result.update(
         examples=examples,
         epoch_seconds=seconds,
+        epoch_cpu_seconds=cpu,
         throughput=examples * len(steady) / sum(steady) if examples else None,
+        # examples per CPU-second (all threads): less sensitive to other work on the machine
+        cpu_throughput=examples * len(steady_cpu) / sum(steady_cpu) if examples and steady_cpu and sum(steady_cpu) else None,
         first_step=timing["first_batch_time"] - result["start"],
     )
     return result
@@ -287,14 +306,16 @@ def bad_config(work: Path, reps: int) -> dict:
 
 def input_pipeline(w: Workload, work: Path, size: dict, reps: int) -> dict:
     """strata's training tf.data pipeline iterated alone, in examples per second (median)."""
-    values = []
+    values, cpu = [], []
     for rep in range(reps):
         out = work / "probes" / f"pipeline_{w.key}_{rep}.json"
         cmd = [sys.executable, str(BENCH / "input_pipeline.py"), "--output", str(out), "--epochs", "3", "--", *w.pipeline_args]
         r = measured_process(cmd, work / "cwd", work / "logs" / f"pipeline_{w.key}_{rep}.log")
         if r["code"] == 0 and out.is_file():
-            values.append(json.loads(out.read_text())["examples_per_second"])
-    return {"examples_per_second": values}
+            measured = json.loads(out.read_text())
+            values.append(measured["examples_per_second"])
+            cpu.append(measured.get("examples_per_cpu_second"))
+    return {"examples_per_second": values, "examples_per_cpu_second": cpu}
 
 
 # ----------------------------------------------------------------------------- the machine
@@ -340,8 +361,7 @@ def _brief(result: dict) -> str:
         return result["error"]
     tp = result.get("throughput")
     return (
-        f"{tp:,.0f} examples/s, first step {result['first_step']:.2f} s, peak RSS {result['rss_mb']:.0f} MB, "
-        f"wall {result['wall']:.1f} s"
+        f"{tp:,.0f} examples/s, first step {result['first_step']:.2f} s, peak RSS {result['rss_mb']:.0f} MB, wall {result['wall']:.1f} s"
         if tp
         else f"wall {result['wall']:.1f} s"
     )

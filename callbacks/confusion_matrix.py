@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 
 import keras
@@ -38,6 +37,7 @@ class ConfusionMatrix(keras.callbacks.Callback):
         self.class_names = [str(c) for c in class_names]
         self.max_examples = max_examples
         self.writer = SummaryWriter(log_dir)
+        self._predict = None
 
     @classmethod
     def from_context(cls, ctx, max_examples: int = 2000):
@@ -54,8 +54,12 @@ class ConfusionMatrix(keras.callbacks.Callback):
         n = len(self.class_names)
         matrix = np.zeros((n, n), dtype=np.int64)
         seen = 0
+        if self._predict is None:
+            import tensorflow as tf
+
+            self._predict = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
         for x, y in self.dataset:
-            probs = keras.ops.convert_to_numpy(self.model(x, training=False)).astype("float32")
+            probs = keras.ops.convert_to_numpy(self._predict(x)).astype("float32")
             predicted = (probs.reshape(len(probs), -1)[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 \
                 else probs.argmax(axis=-1)
             truth = np.asarray(y).reshape(len(predicted), -1)[:, 0].astype(int)
@@ -78,26 +82,35 @@ class ConfusionMatrix(keras.callbacks.Callback):
 
 
 def render(matrix: np.ndarray, class_names: list[str], title: str = "") -> np.ndarray:
-    """The matrix as an RGBA uint8 image (height, width, 4), counts written in the cells."""
-    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+    """The matrix as an RGB uint8 image (height, width, 3): rows are true classes, columns
+    predicted ones, darker cells hold more examples, counts written in the cells.
+
+    Drawn with PIL rather than matplotlib: a few milliseconds per epoch instead of a second.
+    """
+    from PIL import Image, ImageDraw, ImageFont
 
     n = len(class_names)
-    size = max(3.0, 0.45 * n + 1.5)
-    fig = Figure(figsize=(size, size), dpi=80)
-    ax = fig.add_subplot()
-    ax.imshow(matrix, cmap="Blues")
-    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
-    ax.set_xticklabels(class_names, rotation=45, ha="right")
-    ax.set_yticklabels(class_names)
-    if n <= 30:
-        threshold = matrix.max() / 2 if matrix.size else 0
-        for i in range(n):
-            for j in range(n):
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if matrix[i, j] > threshold else "black")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGBA"))
+    cell = 30
+    names = [c if len(c) <= 10 else c[:9] + "~" for c in class_names]
+    left = 12 + 6 * max(len(c) for c in names)
+    top = 34
+    heading = f"{title}  rows: true, columns: predicted".strip()
+    width, height = max(left + n * cell + 8, 8 + 6 * len(heading)), top + n * cell + 24
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    draw.text((4, 2), heading, fill="black", font=font)
+    peak = max(int(matrix.max()), 1)
+    light, dark = np.array([247, 251, 255]), np.array([8, 48, 107])  # matplotlib's "Blues" ends
+    for i in range(n):
+        draw.text((4, top + i * cell + cell // 2 - 5), names[i], fill="black", font=font)
+        draw.text((left + i * cell + 2, top - 14), names[i][:4], fill="black", font=font)
+        for j in range(n):
+            share = matrix[i, j] / peak
+            color = tuple(int(v) for v in light + (dark - light) * share)
+            x0, y0 = left + j * cell, top + i * cell
+            draw.rectangle((x0, y0, x0 + cell - 1, y0 + cell - 1), fill=color, outline=(200, 200, 200))
+            text = str(int(matrix[i, j]))
+            draw.text((x0 + cell // 2 - 3 * len(text), y0 + cell // 2 - 5), text,
+                      fill="white" if share > 0.5 else "black", font=font)
+    return np.asarray(image)

@@ -25,7 +25,7 @@ class PositionalEmbedding(keras.layers.Layer):
     Example:
 
     >>> layer = PositionalEmbedding(sequence_length=10)
-    >>> layer(keras.ops.zeros((2, 10, 8))).shape
+    >>> tuple(layer(keras.ops.zeros((2, 10, 8))).shape)
     (2, 10, 8)
     """
 

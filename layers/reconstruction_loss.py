@@ -26,7 +26,7 @@ class ReconstructionLoss(keras.layers.Layer):
 
     >>> layer = ReconstructionLoss("mse")
     >>> out = layer([keras.ops.zeros((2, 3)), keras.ops.ones((2, 3))])
-    >>> out.shape, float(layer.losses[0])
+    >>> tuple(out.shape), float(layer.losses[0])
     ((2, 3), 1.0)
     """
 

@@ -25,7 +25,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
     Example:
 
     >>> block = TransformerEncoderBlock(num_heads=2, ff_dim=32)
-    >>> block(keras.ops.zeros((2, 10, 16))).shape
+    >>> tuple(block(keras.ops.zeros((2, 10, 16))).shape)
     (2, 10, 16)
     """
 

@@ -23,7 +23,7 @@ class VAESampling(keras.layers.Layer):
 
     >>> sampling = VAESampling()
     >>> z = sampling([keras.ops.zeros((4, 2)), keras.ops.zeros((4, 2))])
-    >>> z.shape
+    >>> tuple(z.shape)
     (4, 2)
     """
 

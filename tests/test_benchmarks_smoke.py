@@ -28,9 +28,22 @@ ROWS = (
 def test_benchmark_script_fills_every_row_at_a_tiny_size(tmp_path):
     output = tmp_path / "RESULTS.md"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--size", "tiny", "--reps", "1",
-         "--output", str(output), "--workdir", str(tmp_path / "work")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--size",
+            "tiny",
+            "--reps",
+            "1",
+            "--output",
+            str(output),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = output.read_text()

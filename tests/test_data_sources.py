@@ -217,3 +217,30 @@ def test_keras_dataset_without_a_network(monkeypatch, tf):
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     with pytest.raises(DataError, match="needs a network"):
         load(KerasDatasetConfig(name="mnist"), 0)
+
+
+def test_prediction_inputs_for_a_time_series_are_its_windows(tmp_path):
+    from pipelines.commands.inputs import read_inputs
+    from pipelines.data.timeseries_source import TimeseriesConfig
+
+    (tmp_path / "recent.csv").write_text("time,temp,load\n" + "".join(f"{i},{i * 0.1},{'NA' if i == 3 else i}\n" for i in range(12)))
+    cfg = TimeseriesConfig(path="unused.csv", time_column="time", window=8)
+    feature = {"name": "series", "kind": "sequence", "shape": [8, 2], "dtype": "float32", "column": "temp,load",
+               "options": {"columns": ["temp", "load"]}}
+    x, ids = read_inputs(str(tmp_path / "recent.csv"), [feature], cfg)
+    assert x["series"].shape == (5, 8, 2) and ids == ["8", "9", "10", "11", "12"]
+    assert x["series"][0, 3, 1] == pytest.approx(3.0)  # the gap is interpolated, as in training
+
+
+def test_parquet_reads_like_csv(tmp_path):
+    import pandas as pd
+
+    from pipelines.data.csv_source import CsvConfig, load
+
+    frame = pd.read_csv(_houses(tmp_path / "houses.csv"), keep_default_na=True)
+    frame.to_parquet(tmp_path / "houses.parquet")
+    bundle = load(CsvConfig(path=str(tmp_path / "houses.parquet"), target="price"), 0)
+    assert {f.column: f.kind for f in bundle.features} == {
+        "area": "numeric", "rooms": "numeric", "city": "categorical", "remarks": "text"}
+    assert bundle.task.kind == "regression"
+    assert np.isnan(np.concatenate([s.x["area"] for s in bundle.splits.values()])).sum() == 12

@@ -48,11 +48,11 @@ def test_positional_embedding_orders_steps_and_keeps_the_mask():
     emb = keras.layers.Embedding(10, 4, mask_zero=True)
     tokens = np.array([[3, 4, 0, 0]])
     pos = PositionalEmbedding(sequence_length=4, kind="sinusoidal")
-    out = pos(emb(tokens))
     # the same token at two positions gets two different vectors
     twice = keras.ops.convert_to_numpy(pos(emb(np.array([[3, 3, 0, 0]]))))
     assert not np.allclose(twice[0, 0], twice[0, 1])
-    assert keras.ops.convert_to_numpy(out._keras_mask if hasattr(out, "_keras_mask") else emb.compute_mask(tokens)).tolist() == [[True, True, False, False]]
+    mask = emb.compute_mask(tokens)
+    assert keras.ops.convert_to_numpy(pos.compute_mask(emb(tokens), mask)).tolist() == [[True, True, False, False]]
 
 
 def test_transformer_block_ignores_padded_steps():
@@ -114,3 +114,16 @@ def test_a_model_of_every_layer_reloads_from_a_keras_file(tmp_path):
     reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     for got, want in zip(reloaded.predict(data, verbose=0), expected):
         np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["layers.step", "layers.positional_embedding", "layers.transformer_block", "layers.vae_sampling",
+     "layers.reconstruction_loss", "layers.gan"],
+)
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), extraglobs={"keras": keras, "np": np})
+    assert result.attempted and not result.failed

@@ -85,7 +85,7 @@ FAMILIES = {
     ),
     "graph": (("model=graph", "data.name=iris", "data.as_images=false", FAST), 40),
     "autoencoder": (("experiment=digits_denoise",), 60),
-    "vae": (("experiment=digits_vae",), 60),
+    "vae": (("experiment=digits_vae",), 100),
     "gan": (("experiment=digits_gan",), 60),
 }
 CLASSIFIERS = ("mlp", "cnn", "rnn", "transformer", "graph")

@@ -56,9 +56,7 @@ def main() -> None:
 
     x, y, scale = load_images(args.images) if args.images else load_digits()
     rest, x_test, rest_y, y_test = train_test_split(x, y, test_size=0.1, random_state=42, stratify=y)
-    x_train, x_val, y_train, y_val = train_test_split(
-        rest, rest_y, test_size=0.1 / 0.9, random_state=43, stratify=rest_y
-    )
+    x_train, x_val, y_train, y_val = train_test_split(rest, rest_y, test_size=0.1 / 0.9, random_state=43, stratify=rest_y)
     print(f"data: train {len(x_train)}, validation {len(x_val)}, test {len(x_test)}", flush=True)
 
     def dataset(x, y, training=False):

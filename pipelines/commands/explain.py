@@ -49,6 +49,11 @@ def main(argv: list[str]) -> Path:
     config = load_config(run)
     described = load_task(run)
     features, task = described["features"], described["task"]
+    if task["kind"] in ("generation", "reconstruction"):
+        raise ConfigError(
+            f"strata explain: run={opts['run']} is a {task['kind']} model; explain attributes the predictions of "
+            "classifiers, regressions and forecasts. Its report.html shows its samples or reconstructions."
+        )
     tabular = len(features) >= 2 and all(f["kind"] in ("numeric", "categorical", "text") for f in features)
     if method == "permutation" and len(features) < 2:
         only = ", ".join(f"{f['name']} ({f['kind']})" for f in features)

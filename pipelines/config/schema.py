@@ -161,7 +161,6 @@ class NoArgs(StrictModel):
 
 class BackupArgs(StrictModel):
     save_freq: Literal["epoch"] | int = "epoch"
-    double_checkpoint: bool = True
     delete_checkpoint: bool = False
 
 

@@ -50,8 +50,8 @@ def read_image(path: Path | str, height: int, width: int, channels: int, resize:
             if (img.height, img.width) != (height, width):
                 if not resize:
                     raise DataError(
-                        f"{key}: the image {path} is {img.height}x{img.width} pixels, the model takes {height}x{width} "
-                        "(set data.image_size to resize)."
+                        f"{key}: the image {path} is {img.width}x{img.height} pixels (width x height), the model "
+                        f"takes {width}x{height} (set data.image_size to resize)."
                     )
                 img = img.resize((width, height), Image.BILINEAR)
             return np.asarray(img, dtype="float32").reshape(height, width, channels)

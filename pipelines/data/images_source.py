@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class AugmentConfig(StrictModel):
+    """Random augmentation of training images (identity in evaluation and serving)."""
+
     flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = "none"
     rotation: float = Field(0.0, ge=0, le=1)
     zoom: float = Field(0.0, ge=0, lt=1)
@@ -32,6 +34,8 @@ class AugmentConfig(StrictModel):
 
 
 class ImagesConfig(FileDataConfig):
+    """The `images` source's keys; conf/data/images.yaml documents each one."""
+
     source: Literal["images"] = "images"
     name: str = "images"
     image_size: tuple[int, int] | None = None
@@ -77,7 +81,8 @@ def _shape(cfg: ImagesConfig, paths: list, folder, key: str) -> tuple[int, int, 
             first = (p, size)
         elif cfg.image_size is None and size != first[1]:
             raise DataError(
-                f"{key}: the image {p} is {size[0]}x{size[1]} pixels but {first[0]} is {first[1][0]}x{first[1][1]}; "
+                f"{key}: the image {p} is {size[1]}x{size[0]} pixels (width x height) but {first[0]} is "
+                f"{first[1][1]}x{first[1][0]}; "
                 "images of mixed sizes need data.image_size=[height,width] to resize them."
             )
     height, width = cfg.image_size if cfg.image_size is not None else first[1]

@@ -31,6 +31,8 @@ CLASS_NAMES = {
 
 
 class KerasDatasetConfig(DataConfig):
+    """The `keras_dataset` source's keys; conf/data/keras_dataset.yaml documents each one."""
+
     source: Literal["keras_dataset"] = "keras_dataset"
     name: Literal[DATASETS] = "mnist"  # type: ignore[valid-type]
     num_words: int | None = 20_000

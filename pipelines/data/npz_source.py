@@ -21,6 +21,8 @@ from pipelines.errors import DataError, suggestion
 
 
 class NpzConfig(FileDataConfig):
+    """The `npz` source's keys; conf/data/npz.yaml documents each one."""
+
     source: Literal["npz"] = "npz"
     name: str = "npz"
     inputs: list[str] = Field(default_factory=lambda: ["x"], min_length=1)

@@ -199,7 +199,7 @@ def numeric_column(table: Table, column: str, missing: set[str], key: str = "dat
         raise DataError(
             f"{key}: column '{column}' holds {str(values[row])!r} at {table.where(row)}, expected a number "
             f"({int(bad.sum())} such rows; mark missing values with data.missing_values, or set "
-            f"data.features.{column}=categorical)."
+            f"+data.features.{column}=categorical)."
         )
     return numbers.astype("float32")
 

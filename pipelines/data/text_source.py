@@ -26,6 +26,8 @@ TEXT_SUFFIXES = (".txt", ".text", ".md")
 
 
 class TextConfig(FileDataConfig):
+    """The `text` source's keys; conf/data/text.yaml documents each one."""
+
     source: Literal["text"] = "text"
     name: str = "text"
     # for a table file (ignored for a folder of class sub-folders)

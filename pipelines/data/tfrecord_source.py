@@ -1,7 +1,7 @@
 """TFRecord files of `tf.train.Example`s, read with a feature spec from the config.
 
 strata train data=tfrecord model=mlp data.path='records/*.tfrecord' \\
-    '+data.features={age: {kind: numeric}, city: {kind: categorical}}' data.target=label
+    '++data.features={age: {kind: numeric}, city: {kind: categorical}}' data.target=label
 
 Each feature names its kind and, for fixed-size values, its shape; images are stored either as
 encoded bytes (PNG/JPEG, `encoded: true`) or as a flat float list of height*width*channels.
@@ -21,12 +21,14 @@ from pipelines.data.arrays import task_for
 from pipelines.data.bundle import DataBundle, Feature, Split, input_name, split_indices
 from pipelines.data.registry import register_source
 from pipelines.data.schema import FileDataConfig
-from pipelines.errors import DataError, suggestion
+from pipelines.errors import ConfigError, DataError, suggestion
 
 log = logging.getLogger(__name__)
 
 
 class RecordFeature(StrictModel):
+    """How one record feature is parsed and what kind of model input it is."""
+
     kind: Literal["numeric", "categorical", "text", "image"] = "numeric"
     shape: list[int] = Field(default_factory=lambda: [1])
     encoded: bool = False
@@ -34,9 +36,11 @@ class RecordFeature(StrictModel):
 
 
 class TFRecordConfig(FileDataConfig):
+    """The `tfrecord` source's keys; conf/data/tfrecord.yaml documents each one."""
+
     source: Literal["tfrecord"] = "tfrecord"
     name: str = "tfrecord"
-    features: dict[str, RecordFeature] = Field(default_factory=lambda: {"x": RecordFeature()})
+    features: dict[str, RecordFeature] = Field(default_factory=dict)
     target: str = "label"
     target_kind: Literal["auto", "label", "string", "number"] = "auto"
     classes: list[str] | None = None
@@ -121,6 +125,11 @@ def _features(cfg: TFRecordConfig, arrays: dict[str, np.ndarray]) -> tuple[list[
 
 @register_source("tfrecord", TFRecordConfig)
 def load(cfg: TFRecordConfig, seed: int) -> DataBundle:
+    if not cfg.features:
+        raise ConfigError(
+            "data.features: name the record features the model reads, e.g. "
+            "'++data.features={size: {kind: numeric}, color: {kind: categorical}}'."
+        )
     arrays, raw_y = _read(cfg, cfg.path, "data.path")
     features, x = _features(cfg, arrays)
     task, y = task_for(raw_y, cfg.target, cfg.max_classes, cfg.classes)

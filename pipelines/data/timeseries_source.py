@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 
 class TimeseriesConfig(FileDataConfig):
+    """The `timeseries` source's keys; conf/data/timeseries.yaml documents each one."""
+
     source: Literal["timeseries"] = "timeseries"
     name: str = "timeseries"
     columns: list[str] | None = None

@@ -160,6 +160,8 @@ def _as_tensor(values: np.ndarray):
     import tensorflow as tf
 
     values = np.asarray(values)
-    if values.dtype == object or values.dtype.kind in "US":
+    if values.dtype.kind == "S" or (values.dtype == object and values.size and isinstance(values.flat[0], bytes)):
+        return tf.constant(values.astype(object))  # bytes, e.g. strings read back from tf.data
+    if values.dtype == object or values.dtype.kind == "U":
         return tf.constant(values.astype(str))
     return tf.constant(values)

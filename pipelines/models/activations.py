@@ -32,7 +32,10 @@ def check_activation(name: str | None, key: str):
     threshold = _step_threshold(str(name), key)
     if threshold is not None:
         if threshold != 0.5:
-            raise ConfigError(f"{key}: '{name}': a threshold other than 0.5 needs a Step layer; use activation: step and {{type: Step, threshold: {threshold}}}.")
+            raise ConfigError(
+                f"{key}: '{name}': here only step (threshold 0.5) works; "
+                f"add a layer {{type: Step, threshold: {threshold}}} instead."
+            )
         from layers import step
 
         return step

@@ -47,10 +47,7 @@ def task_results(model, bundle, task: dict, seed: int = 0) -> TaskResults:
     split = next((s for s in ("test", "validation", "train") if s in bundle.splits), None)
     if split is None:
         return TaskResults(notes=["no data split to evaluate"])
-    part = bundle.splits[split]
-    n = min(len(part), MAX_EXAMPLES)
-    x = {k: np.asarray(v)[:n] for k, v in part.x.items()}
-    y = None if part.y is None else np.asarray(part.y)[:n]
+    x, y = _examples(bundle, split)
     output = predict_raw(model, x)
     if kind in ("binary", "multiclass"):
         results = _classification(output, y, task)
@@ -70,6 +67,22 @@ def task_results(model, bundle, task: dict, seed: int = 0) -> TaskResults:
         for ax in plot.figure.axes:
             ax.set_title(ax.get_title().replace("test split", f"{split} split"))
     return results
+
+
+def _examples(bundle, split: str):
+    """Up to MAX_EXAMPLES raw inputs and targets of a split; inputs stored as file paths (streamed
+    images) are decoded by the bundle's own tf.data pipeline."""
+    part = bundle.splits[split]
+    n = min(len(part), MAX_EXAMPLES)
+    if not getattr(bundle, "decoders", None):
+        return {k: np.asarray(v)[:n] for k, v in part.x.items()}, None if part.y is None else np.asarray(part.y)[:n]
+    xs, ys = [], []
+    for batch in bundle.dataset(split, 256).take(-(-n // 256)):
+        features, *target = batch if isinstance(batch, tuple) else (batch,)
+        xs.append({k: v.numpy() for k, v in features.items()})
+        ys.extend(t.numpy() for t in target)
+    x = {k: np.concatenate([b[k] for b in xs])[:n] for k in xs[0]}
+    return x, (np.concatenate(ys)[:n] if ys else None)
 
 
 def _classification(output, y, task) -> TaskResults:
@@ -137,12 +150,13 @@ def _regression(output, y, task) -> TaskResults:
 
 def _forecast(output, y, x, bundle) -> TaskResults:
     history = next((f.name for f in bundle.features if f.kind == "sequence"), None)
-    count = min(4, len(output))
+    # four windows spread over the split (neighbouring windows overlap almost entirely)
+    picked = np.unique(np.linspace(0, len(output) - 1, min(4, len(output))).astype(int))
     pairs = [(np.asarray(y[i])[..., 0] if np.ndim(y[i]) > 1 else y[i],
-              np.asarray(output[i])[..., 0] if np.ndim(output[i]) > 1 else output[i]) for i in range(count)]
+              np.asarray(output[i])[..., 0] if np.ndim(output[i]) > 1 else output[i]) for i in picked]
     context = None
     if history is not None:
-        context = [np.asarray(x[history][i])[..., 0] if np.ndim(x[history][i]) > 1 else x[history][i] for i in range(count)]
+        context = [np.asarray(x[history][i])[..., 0] if np.ndim(x[history][i]) > 1 else x[history][i] for i in picked]
     return TaskResults(plots=[Plot("forecast", "Forecast vs actual (test split)",
                                    figures.series_pairs(pairs, ("actual", "forecast"), "forecast vs actual (test split)", context))])
 

@@ -79,22 +79,6 @@ def configure(trainer, seed: int):
     return strategy
 
 
-def loss_scale_optimizer(optimizer):
-    """`optimizer` wrapped for dynamic loss scaling when the global policy is `mixed_float16`.
-
-    `model.compile` does this for a model's own optimizer; a custom `train_step` with its own
-    optimizers (a GAN's two) wraps each one, then uses `optimizer.scale_loss(loss)` for the
-    gradient and `optimizer.apply(grads, variables)`, which unscales and skips non-finite steps.
-    """
-    import keras
-
-    if keras.mixed_precision.global_policy().name != "mixed_float16":
-        return optimizer
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        return optimizer
-    return keras.optimizers.LossScaleOptimizer(optimizer)
-
-
 def _check_accelerator(trainer, tf) -> None:
     wanted = trainer.accelerator
     if wanted == "cpu" and trainer.strategy == "tpu":
