@@ -58,7 +58,8 @@ class Workload:
     data: str  # what the data is, for the report
     strata_args: list[str]
     baseline: list[str]
-    pipeline_args: list[str] | None = None  # overrides for the input-pipeline benchmark
+    # input-pipeline benchmark: case name -> overrides
+    pipeline_cases: dict[str, list[str]] = field(default_factory=dict)
     skipped: str | None = None
     runs: dict[str, list[dict]] = field(default_factory=lambda: {"strata": [], "baseline": []})
 
@@ -117,10 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bad config] {bad}", flush=True)
         pipelines = {}
         for w in workloads:
-            if w.skipped or not w.pipeline_args:
+            if w.skipped:
                 continue
-            pipelines[w.key] = input_pipeline(w, work, size, args.reps)
-            print(f"[input pipeline {w.key}] {pipelines[w.key]}", flush=True)
+            for case, overrides in w.pipeline_cases.items():
+                pipelines[case] = {"workload": w.key, **input_pipeline(case, overrides, work, args.reps)}
+                print(f"[input pipeline {case}] {pipelines[case]}", flush=True)
         for rep in range(args.reps):
             for w in workloads:
                 if w.skipped:
@@ -158,7 +160,7 @@ def make_workloads(work: Path, size: dict) -> list[Workload]:
         ["data=csv", "model=mlp", f"data.path={csv}", "data.target=label", *common],
         [str(BENCH / "baselines" / "mlp_tabular.py"), "--csv", str(csv), *base],
     )
-    mlp.pipeline_args = mlp.strata_args
+    mlp.pipeline_cases = {"mlp: CSV rows in memory": mlp.strata_args}
     if "csv" not in sources:
         mlp.skipped = "no `csv` data source in this tree"
     else:
@@ -174,7 +176,11 @@ def make_workloads(work: Path, size: dict) -> list[Workload]:
         ["data=images", "model=cnn", f"data.path={images}", *common],
         [str(BENCH / "baselines" / "cnn_images.py"), "--images", str(images), *base],
     )
-    cnn.pipeline_args = cnn.strata_args
+    cnn.pipeline_cases = {
+        "cnn: decoded images in memory": cnn.strata_args,
+        # above data.in_memory_max_mb strata streams the image files through tf.data
+        "cnn: image files streamed": [*cnn.strata_args, "data.in_memory_max_mb=1"],
+    }
     if "images" not in sources:
         cnn.skipped = "no `images` data source in this tree"
     else:
@@ -223,6 +229,7 @@ def _env(strata: bool = True) -> dict[str, str]:
 def measured_process(cmd: list[str], cwd: Path, log: Path, strata: bool = True) -> dict:
     """Runs `cmd` to its end; returns its exit code, start time, wall time and peak RSS (MB)."""
     cwd.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         start = time.time()
         proc = subprocess.Popen(cmd, cwd=cwd, env=_env(strata), stdout=out, stderr=subprocess.STDOUT)
@@ -304,13 +311,15 @@ def bad_config(work: Path, reps: int) -> dict:
     }
 
 
-def input_pipeline(w: Workload, work: Path, size: dict, reps: int) -> dict:
-    """strata's training tf.data pipeline iterated alone, in examples per second (median)."""
+def input_pipeline(case: str, overrides: list[str], work: Path, reps: int) -> dict:
+    """strata's training tf.data pipeline iterated alone, in examples per second."""
     values, cpu = [], []
+    slug = re.sub(r"[^a-z0-9]+", "_", case.lower())
     for rep in range(reps):
-        out = work / "probes" / f"pipeline_{w.key}_{rep}.json"
-        cmd = [sys.executable, str(BENCH / "input_pipeline.py"), "--output", str(out), "--epochs", "3", "--", *w.pipeline_args]
-        r = measured_process(cmd, work / "cwd", work / "logs" / f"pipeline_{w.key}_{rep}.log")
+        out = work / "probes" / f"pipeline_{slug}_{rep}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, str(BENCH / "input_pipeline.py"), "--output", str(out), "--epochs", "3", "--", *overrides]
+        r = measured_process(cmd, work / "cwd", work / "logs" / f"pipeline_{slug}_{rep}.log")
         if r["code"] == 0 and out.is_file():
             measured = json.loads(out.read_text())
             values.append(measured["examples_per_second"])

@@ -62,6 +62,8 @@ def test_tensorboard_server_serves_the_runs_scalars_images_text_and_hparams(digi
         experiment = _get(f"{base}/plugin/hparams/experiment", json.dumps({"experimentName": ""}).encode())
         names = {h["name"] for h in experiment["hparamInfos"]}
         assert {"optimizer.learning_rate", "trainer.batch_size", "trainer.epochs"} <= names
+        metrics = {(m["name"].get("group", ""), m["name"]["tag"]) for m in experiment["metricInfos"]}
+        assert {("", "final/test_accuracy"), ("validation", "epoch_loss")} <= metrics
     finally:
         server.kill()
         server.wait(timeout=30)

@@ -16,7 +16,7 @@ import numpy as np
 from pipelines.commands import args as cli_args
 from pipelines.commands.inputs import read_inputs
 from pipelines.commands.run_loading import load_config, load_model, load_task
-from pipelines.errors import ConfigError, suggestion
+from pipelines.errors import ConfigError, DataError, suggestion
 from pipelines.explain.explainer import METHODS
 from pipelines.run_dir import RunDir, atomic_path
 
@@ -75,6 +75,12 @@ def main(argv: list[str]) -> Path:
     bundle = _load_bundle(config) if (wants_importance or needs_reference) else None
     reference = None
     if bundle is not None:
+        missing = sorted({f["name"] for f in features} - {f.name for f in bundle.features})
+        if missing:
+            raise DataError(
+                f"run={opts['run']}: the run's data, loaded again, lacks the model's inputs {', '.join(missing[:5])}; "
+                "has the data (or strata) changed since training? Use importance=false baseline=zero to explain without it."
+            )
         train = bundle.splits["train"]
         reference = {k: v[:2000] for k, v in train.x.items()}
 

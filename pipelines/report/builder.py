@@ -73,6 +73,9 @@ def write_report(run: RunDir, model=None, bundle=None, config=None, history: dic
         results = task_results(model, bundle, task, seed=getattr(config, "seed", 0))
     except UserError as ex:
         results.notes.append(f"no {task['kind']} plots: the run's data could not be loaded ({ex})")
+    except Exception as ex:  # e.g. data that changed since training no longer fits the model
+        log.warning("report: no %s plots: %s: %s", task["kind"], type(ex).__name__, str(ex).splitlines()[0][:300])
+        results.notes.append(f"no {task['kind']} plots: {type(ex).__name__}: {str(ex).splitlines()[0][:300]}")
     task_plots = [(p.name, p.title, p.figure) for p in results.plots]
 
     with atomic_path(run.root / REPORT_DIR, directory=True) as folder:

@@ -127,7 +127,8 @@ def _strategy(trainer, tf):
         except (ValueError, RuntimeError, tf.errors.NotFoundError) as ex:
             raise ConfigError(
                 f"trainer.strategy=tpu: no TPU found ({str(ex).splitlines()[0]}). "
-                "Set trainer.tpu_address, or use trainer.strategy=auto on this machine."
+                "Set trainer.tpu_address to the TPU's name or grpc:// address, or train without a TPU "
+                "(trainer=default, or trainer.strategy=auto trainer.accelerator=auto)."
             ) from None
         return tf.distribute.TPUStrategy(resolver)
     raise ConfigError(f"trainer.strategy: unknown strategy {choice!r}")
