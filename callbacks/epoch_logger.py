@@ -7,6 +7,8 @@ import time
 
 import keras
 
+from pipelines.formatting import metric_value
+
 log = logging.getLogger("strata.train")
 
 
@@ -35,7 +37,7 @@ class EpochLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         total = f"/{self.epochs}" if self.epochs else ""
-        values = " - ".join(f"{k} {float(v):.4g}" for k, v in (logs or {}).items() if _is_scalar(v))
+        values = " - ".join(f"{k} {metric_value(v)}" for k, v in (logs or {}).items() if _is_scalar(v))
         log.info("epoch %d%s - %s (%.1f s)", epoch + 1, total, values, time.perf_counter() - self._start)
 
 

@@ -62,8 +62,10 @@ def write_report(run: RunDir, model=None, bundle=None, config=None, history: dic
     from pipelines.report.task_results import TaskResults, task_results
 
     plots: list[tuple[str, str, Any]] = []  # (file stem, caption, figure)
-    for metric in sorted(curves, key=lambda m: (m != "loss", m)):
-        plots.append((f"curve_{_safe(metric)}", f"{metric}: train vs validation", figures.learning_curve(metric, curves[metric])))
+    # the loss first, then the model's metrics, then the run's own measurements
+    for metric in sorted(curves, key=lambda m: (m != "loss", m in ("learning_rate", "examples_per_second"), m)):
+        caption = f"{metric}: {' vs '.join(s for s in ('train', 'validation') if s in curves[metric])}"
+        plots.append((f"curve_{_safe(metric)}", caption, figures.learning_curve(metric, curves[metric])))
     results = TaskResults()
     try:
         if bundle is None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from pipelines.config.schema import RootConfig
 from pipelines.errors import ConfigError
+from pipelines.formatting import metric_value
 from pipelines.run_dir import RunDir, atomic_path, write_json_atomic
 
 log = logging.getLogger("strata.train")
@@ -215,7 +216,7 @@ def _feature_dict(feature) -> dict:
 def _summary(run: RunDir, results: dict, export_path, epochs: int, seconds: float) -> None:
     lines = [f"run finished: {epochs} epochs in {seconds:.1f} s", f"  run directory: {run.root}"]
     for split, values in results.items():
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+        shown = ", ".join(f"{k} {metric_value(v)}" for k, v in values.items())
         lines.append(f"  {split:<10} {shown}")
     lines.append(f"  model:         {run.model}")
     if export_path is not None:
