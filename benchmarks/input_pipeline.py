@@ -62,6 +62,7 @@ def main() -> None:
         "examples": examples,
         "epoch_seconds": seconds,
         "examples_per_second": examples * len(steady) / sum(steady),
+        "best_examples_per_second": examples / min(steady),
         "examples_per_cpu_second": examples * len(steady_cpu) / sum(steady_cpu) if sum(steady_cpu) else None,
         "load_data_seconds": load_seconds,
     }

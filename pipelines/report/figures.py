@@ -83,6 +83,7 @@ def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, name: str):
     low = float(np.nanmin([np.nanmin(actual), np.nanmin(predicted)]))
     high = float(np.nanmax([np.nanmax(actual), np.nanmax(predicted)]))
     ax.plot([low, high], [low, high], color="#555", linewidth=1, linestyle="--", label="perfect")
+    _compact_ticks(ax.xaxis, ax.yaxis)
     ax.set_xlabel(f"actual {name}")
     ax.set_ylabel(f"predicted {name}")
     ax.set_title("predicted vs actual (test split)")
@@ -97,6 +98,7 @@ def residual_histogram(residuals: np.ndarray, name: str):
     ax = fig.subplots()
     ax.hist(residuals[np.isfinite(residuals)], bins=30, color=TRAIN, alpha=0.85)
     ax.axvline(0, color="#555", linewidth=1)
+    _compact_ticks(ax.xaxis)
     ax.set_xlabel(f"residual: predicted - actual {name}")
     ax.set_ylabel("examples")
     ax.set_title("residuals (test split)")
@@ -144,6 +146,15 @@ def series_pairs(pairs: list[tuple[np.ndarray, np.ndarray]], labels: tuple[str, 
             ax.legend(fontsize=8, loc="upper left")
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _compact_ticks(*axes) -> None:
+    """At most five ticks, with SI prefixes (250k, not 250000) so large units stay readable."""
+    from matplotlib.ticker import EngFormatter, MaxNLocator
+
+    for axis in axes:
+        axis.set_major_locator(MaxNLocator(5))
+        axis.set_major_formatter(EngFormatter(sep=""))
 
 
 def displayable(image: np.ndarray) -> np.ndarray:
