@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipelines.formatting import metric_value
 from pipelines.run_dir import RunDir, atomic_path
 
 log = logging.getLogger("strata.report")
@@ -135,7 +136,7 @@ def _metrics_rows(run: RunDir) -> tuple[list[str], list[list[Any]]] | None:
         return None
     metrics: dict[str, dict[str, float]] = json.loads(run.metrics.read_text())
     names = sorted({k for values in metrics.values() for k in values}, key=lambda m: (m != "loss", m))
-    rows = [[split, *[f"{values[m]:.4g}" if m in values else "" for m in names]] for split, values in metrics.items()]
+    rows = [[split, *[metric_value(values[m]) if m in values else "" for m in names]] for split, values in metrics.items()]
     return ["split", *names], rows
 
 

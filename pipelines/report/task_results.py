@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.formatting import metric_value
 from pipelines.report import figures
 
 # examples evaluated for the report: enough for stable plots, a second or two on a CPU
@@ -144,7 +145,7 @@ def _regression(output, y, task) -> TaskResults:
             Plot("residuals", "Residuals (test split)", figures.residual_histogram(residuals, name)),
         ],
         tables=[Table(f"Errors in {name} units", ["examples", "RMSE", "MAE", "R²"],
-                      [[int(ok.sum()), f"{rmse:.4g}", f"{mae:.4g}", f"{r2:.3f}"]])],
+                      [[int(ok.sum()), metric_value(rmse), metric_value(mae), f"{r2:.3f}"]])],
     )
 
 
