@@ -168,6 +168,13 @@ def parse_numbers(values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, 
     """Floats (NaN where missing or not a number), and the mask of non-missing non-numbers."""
     import pandas as pd
 
+    # the common case first: every present cell is a number (float() accepts surrounding spaces)
+    fast = values.astype(object)
+    fast[missing] = "nan"
+    try:
+        return fast.astype("float64"), np.zeros(len(values), dtype=bool)
+    except (ValueError, TypeError):
+        pass
     cleaned = np.where(missing, "nan", np.char.strip(values.astype(str)))
     numbers = pd.to_numeric(pd.Series(cleaned), errors="coerce").to_numpy(dtype="float64")
     bad = np.isnan(numbers) & ~missing & (np.char.lower(cleaned) != "nan")
@@ -226,7 +233,7 @@ def infer_task(values: np.ndarray, max_classes: int) -> str:
     import pandas as pd
 
     numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64")
-    distinct = len(set(canonical_label(v) for v in values))
+    distinct = len(set(canonical_label(v) for v in np.unique(values.astype(str))))
     if distinct <= 2:
         return "binary"
     if np.isnan(numbers).any():
