@@ -215,6 +215,27 @@ def split_indices(
     test: float,
     seed: int,
     stratify: np.ndarray | None = None,
+    **kwargs,
+) -> dict[str, np.ndarray]:
+    """Shuffled train/validation/test index arrays (see `_split_indices`); too few rows to split
+    is the data's problem, reported as a `DataError`."""
+    try:
+        return _split_indices(n, validation, test, seed, stratify, **kwargs)
+    except ValueError as ex:
+        from pipelines.errors import DataError
+
+        raise DataError(
+            f"data: {n} rows are too few to split into train/validation/test "
+            f"(data.split.validation={validation}, data.split.test={test}): {str(ex).splitlines()[0]}"
+        ) from None
+
+
+def _split_indices(
+    n: int,
+    validation: float,
+    test: float,
+    seed: int,
+    stratify: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Shuffled train/validation/test index arrays; stratified by `stratify` when given."""
     from sklearn.model_selection import train_test_split
