@@ -215,12 +215,11 @@ def split_indices(
     test: float,
     seed: int,
     stratify: np.ndarray | None = None,
-    **kwargs,
 ) -> dict[str, np.ndarray]:
     """Shuffled train/validation/test index arrays (see `_split_indices`); too few rows to split
     is the data's problem, reported as a `DataError`."""
     try:
-        return _split_indices(n, validation, test, seed, stratify, **kwargs)
+        return _split_indices(n, validation, test, seed, stratify)
     except ValueError as ex:
         from pipelines.errors import DataError
 
