@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -246,6 +247,7 @@ def run_training(w: Workload, side: str, rep: int, work: Path) -> dict:
     log = work / "logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     out = work / "runs" / name
+    shutil.rmtree(out, ignore_errors=True)  # a run directory left by an earlier call would be resumed
     if side == "strata":
         cmd = [
             str(STRATA),

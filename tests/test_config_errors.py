@@ -76,3 +76,33 @@ def test_unwritable_output_folder_is_a_user_error(tmp_path):
     assert result.code == 2, result.text
     assert "Traceback" not in result.text
     assert str(blocked) in result.err
+
+
+COUNT_COMPOSITIONS = """
+import sys
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+calls = []
+original = ConfigLoaderImpl.load_configuration
+def counted(self, *args, **kwargs):
+    calls.append(kwargs.get("run_mode"))
+    return original(self, *args, **kwargs)
+ConfigLoaderImpl.load_configuration = counted
+from pipelines.cli import run_train
+rc = run_train(sys.argv[1:])
+print(rc, len(calls))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["trainer.epocs=3"], ("2", "1")),  # a typo: reported from the first composition
+        (["trainer.epochs=0"], ("2", "1")),  # composed once, refused by the schema
+    ],
+    ids=["typo", "schema"],
+)
+def test_a_run_composes_its_config_once(tmp_path, args, expected):
+    proc = subprocess.run(
+        [sys.executable, "-c", COUNT_COMPOSITIONS, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert tuple(proc.stdout.split()[-2:]) == expected, proc.stdout + proc.stderr

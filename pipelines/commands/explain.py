@@ -81,8 +81,7 @@ def main(argv: list[str]) -> Path:
                 f"run={opts['run']}: the run's data, loaded again, lacks the model's inputs {', '.join(missing[:5])}; "
                 "has the data (or strata) changed since training? Use importance=false baseline=zero to explain without it."
             )
-        train = bundle.splits["train"]
-        reference = {k: v[:2000] for k, v in train.x.items()}
+        reference = bundle.examples("train", 2000)[0]
 
     from pipelines.explain.explainer import explain, predict_raw
 

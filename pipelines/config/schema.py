@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TASKS = (
     "auto",
@@ -85,10 +85,17 @@ class TrainerConfig(StrictModel):
     logical_cpu_devices: int | None = Field(None, ge=1, le=64)
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
     jit_compile: bool | Literal["auto"] = "auto"
-    steps_per_execution: int = Field(1, ge=1)
+    steps_per_execution: int | Literal["auto"] = "auto"
     deterministic: bool = True
     verbose: Literal[0, 1, 2] = 0
     evaluate_test: bool = True
+
+    @field_validator("steps_per_execution", mode="before")
+    @classmethod
+    def _auto_or_positive(cls, value):
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError(f"must be 'auto' or a whole number >= 1, got {value!r}")
 
 
 # ----------------------------------------------------------------------------- export

@@ -162,8 +162,28 @@ class DataBundle:
             buffer = min(self.pipeline.shuffle_buffer, len(part))
             ds = ds.shuffle(buffer, seed=self.seed, reshuffle_each_iteration=True)
         ds = ds.batch(batch_size)
-        ds = ds.map(lambda i: tf.nest.map_structure(lambda t: tf.gather(t, i), tensors), num_parallel_calls=tf.data.AUTOTUNE)
+        # 8-bit images are held as uint8 (a quarter of float32) and widened one batch at a time
+        narrow = [f.name for f in self.features if f.kind == "image" and x[f.name].dtype == np.uint8 and f.dtype != "uint8"]
+
+        def gather(i):
+            batch = tf.nest.map_structure(lambda t: tf.gather(t, i), tensors)
+            features = batch[0] if isinstance(batch, tuple) else batch
+            features.update({n: tf.cast(features[n], tf.float32) for n in narrow})
+            return batch
+
+        ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE) if self.pipeline.prefetch else ds
+
+    def examples(self, split: str, n: int | None = None) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """Up to `n` raw inputs of a split, as the model takes them (8-bit images widened to the
+        model's float32; streamed inputs stay as stored, e.g. file paths), and their targets."""
+        part = self.splits[split]
+        n = len(part) if n is None else min(n, len(part))
+        x = {
+            f.name: part.x[f.name][:n] if f.name in self.decoders else _as_model_input(np.asarray(part.x[f.name])[:n], f)
+            for f in self.features
+        }
+        return x, None if part.y is None else np.asarray(part.y)[:n]
 
     def options(self):
         import tensorflow as tf
@@ -204,6 +224,12 @@ class DataBundle:
 
 
 def _as_tensor_input(values: np.ndarray, feature: Feature) -> np.ndarray:
+    if values.dtype == np.uint8 and feature.kind == "image":
+        return values  # widened per batch by `DataBundle._in_memory`
+    return _as_model_input(values, feature)
+
+
+def _as_model_input(values: np.ndarray, feature: Feature) -> np.ndarray:
     if feature.dtype == "string":
         return values.astype(str).astype(object)
     return values.astype(feature.dtype)

@@ -148,8 +148,7 @@ def plan_columns(cfg: CsvConfig, table: tables.Table) -> ColumnLayout:
             continue
         kind = cfg.features.get(column)
         if kind is None:
-            values = table.frame[column].to_numpy(dtype=str)
-            kind = tables.infer_kind(values, tables.missing_mask(values, missing))
+            kind = tables.column_kind(table, column, missing)
             if kind == "ignore":
                 log.info("data: column '%s' is empty in every row; it is ignored", column)
         if kind != "ignore":
@@ -208,8 +207,8 @@ def typed_columns(cfg: CsvConfig, table: tables.Table, layout: ColumnLayout, key
 
 def target_values(target: np.ndarray, column: str, max_classes: int, table: tables.Table, classes=None):
     """Targets as class indices (classification) or floats (regression), and the task."""
+    labels = tables.canonical_labels(target)
     if classes is not None:  # a separate split file: the training file's classes
-        labels = np.array([tables.canonical_label(v) for v in target], dtype=object)
         index = {c: i for i, c in enumerate(classes)}
         unknown = [i for i, v in enumerate(labels) if v not in index]
         if unknown:
@@ -223,7 +222,6 @@ def target_values(target: np.ndarray, column: str, max_classes: int, table: tabl
     if kind == "regression":
         numbers, bad = tables.parse_numbers(target, np.zeros(len(target), bool))
         return numbers.astype("float32"), Task("regression", target=column)
-    labels = np.array([tables.canonical_label(v) for v in target], dtype=object)
     classes = tables.class_order(labels)
     if len(classes) < 2:
         raise DataError(

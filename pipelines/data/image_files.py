@@ -6,6 +6,7 @@ pixels it was trained on. Uses Pillow; no TensorFlow.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,20 +25,37 @@ def image_files(folder: Path) -> list[Path]:
     )
 
 
-def probe(path: Path, key: str) -> tuple[int, int]:
-    """(height, width) of an image file, checking that the whole file decodes."""
+@dataclass(frozen=True)
+class Header:
+    """What an image file's header says: its size, Pillow's colour mode and the file format."""
+
+    height: int
+    width: int
+    mode: str
+    format: str | None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.height, self.width
+
+
+def probe(path: Path, key: str, decode: bool = True) -> Header:
+    """The header of an image file, checking that the whole file decodes (or, with
+    `decode=False`, only its header, for a caller that decodes every file next anyway)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
-            img.load()
-            return img.height, img.width
+            if decode:
+                img.load()
+            return Header(img.height, img.width, img.mode, img.format)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as ex:
         raise DataError(f"{key}: cannot read the image {path} ({_reason(ex)}).") from None
 
 
 def read_image(path: Path | str, height: int, width: int, channels: int, resize: bool, key: str = "input") -> np.ndarray:
-    """The image's pixels as float32 (height, width, channels), values 0..255.
+    """The image's pixels as uint8 (height, width, channels), values 0..255 (the modes L, RGB and
+    RGBA are 8-bit, so uint8 holds them exactly in a quarter of float32's memory).
 
     Resized with bilinear interpolation when `resize`, otherwise a `DataError` if its size differs.
     """
@@ -54,17 +72,34 @@ def read_image(path: Path | str, height: int, width: int, channels: int, resize:
                         f"takes {width}x{height} (set data.image_size to resize)."
                     )
                 img = img.resize((width, height), Image.BILINEAR)
-            return np.asarray(img, dtype="float32").reshape(height, width, channels)
+            return np.asarray(img, dtype="uint8").reshape(height, width, channels)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as ex:
         raise DataError(f"{key}: cannot read the image {path} ({_reason(ex)}).") from None
 
 
-def read_images(paths: list[Path], shape: tuple[int, int, int], resize: bool, key: str) -> np.ndarray:
+def read_images(paths: list[Path], shape: tuple[int, int, int], resize: bool, key: str, dtype: str = "float32") -> np.ndarray:
+    """The pixels of every file, stacked: (n, height, width, channels) of `dtype`."""
     height, width, channels = shape
-    out = np.empty((len(paths), height, width, channels), dtype="float32")
+    out = np.empty((len(paths), height, width, channels), dtype=dtype)
     for i, p in enumerate(paths):
         out[i] = read_image(p, height, width, channels, resize, key)
     return out
+
+
+# files TensorFlow's own decoders turn into exactly the pixels `read_image` gives, by the number
+# of channels read: PNG and JPEG (both decoded by the same libpng / libjpeg-turbo code Pillow
+# uses) whose colour mode widens without arithmetic (grey to RGB copies the value; a missing
+# alpha is opaque); RGB to grey weighs the channels, differently in each library, so it is not here
+EXACT_FORMATS = ("PNG", "JPEG")
+EXACT_MODES = {1: ("L",), 3: ("L", "RGB", "RGBA"), 4: ("L", "RGB", "RGBA")}
+
+
+def tensorflow_decodes_exactly(headers: list[Header], height: int, width: int, channels: int) -> bool:
+    """True when TensorFlow's decoders give every one of these files the same pixels as
+    `read_image`: no resizing, and formats and colour modes in the exact set above."""
+    return all(
+        h.format in EXACT_FORMATS and h.mode in EXACT_MODES[channels] and h.size == (height, width) for h in headers
+    )
 
 
 def _reason(ex: BaseException) -> str:

@@ -70,23 +70,30 @@ def image_files_suffixes() -> tuple[str, ...]:
     return tuple(s.lstrip(".") for s in image_files.IMAGE_SUFFIXES)
 
 
-def _shape(cfg: ImagesConfig, paths: list, folder, key: str) -> tuple[int, int, int]:
-    """The pixel shape every image is read at; checks every file decodes (and has one size
-    when resizing is off)."""
+def _shape(cfg: ImagesConfig, paths: list, key: str) -> tuple[tuple[int, int, int], list]:
+    """The pixel shape every image is read at, and every file's header; checks that the headers
+    read and that the images have one size when resizing is off. (Decoding is checked later: in
+    memory by `read_images`, which names the file; streamed by `_check_decodes`.)"""
     channels = image_files.MODES[cfg.color_mode][1]
-    first = None
+    headers = []
     for p in paths:
-        size = image_files.probe(p, key)
-        if first is None:
-            first = (p, size)
-        elif cfg.image_size is None and size != first[1]:
+        header = image_files.probe(p, key, decode=False)
+        if headers and cfg.image_size is None and header.size != headers[0].size:
+            first = headers[0]
             raise DataError(
-                f"{key}: the image {p} is {size[1]}x{size[0]} pixels (width x height) but {first[0]} is "
-                f"{first[1][1]}x{first[1][0]}; "
+                f"{key}: the image {p} is {header.width}x{header.height} pixels (width x height) but {paths[0]} is "
+                f"{first.width}x{first.height}; "
                 "images of mixed sizes need data.image_size=[height,width] to resize them."
             )
-    height, width = cfg.image_size if cfg.image_size is not None else first[1]
-    return int(height), int(width), channels
+        headers.append(header)
+    height, width = cfg.image_size if cfg.image_size is not None else headers[0].size
+    return (int(height), int(width), channels), headers
+
+
+def _check_decodes(paths: list, key: str) -> None:
+    """Decodes every file once, so a broken one is named now rather than failing training."""
+    for p in paths:
+        image_files.probe(p, key, decode=True)
 
 
 @register_source("images", ImagesConfig)
@@ -97,7 +104,7 @@ def load(cfg: ImagesConfig, seed: int) -> DataBundle:
         raise DataError(
             f"data.path={cfg.path}: {folder} has one class folder ('{classes[0]}'); a classifier needs at least two."
         )
-    shape = _shape(cfg, paths, folder, "data.path")
+    shape, headers = _shape(cfg, paths, "data.path")
     options = {"rescale": cfg.rescale, "augment": cfg.augment.model_dump(), "color_mode": cfg.color_mode,
                "resize": cfg.image_size is not None}
     feature = Feature("image", "image", shape=shape, dtype="float32", column="image", options=options)
@@ -113,7 +120,7 @@ def load(cfg: ImagesConfig, seed: int) -> DataBundle:
             if unknown:
                 raise DataError(f"{key}: class folder '{unknown[0]}' in {sub} is not a class of data.path ({', '.join(classes)}).")
             remap = np.array([classes.index(c) for c in sub_classes], dtype="int32")
-            _shape(cfg, sub_paths, sub, key)
+            headers += _shape(cfg, sub_paths, key)[1]
             separate[split] = (np.array([str(p) for p in sub_paths], dtype=object), remap[sub_labels])
 
     all_paths = np.array([str(p) for p in paths], dtype=object)
@@ -131,30 +138,40 @@ def load(cfg: ImagesConfig, seed: int) -> DataBundle:
         parts["train"] = (p[: cfg.limit], y[: cfg.limit])
 
     total = sum(len(p) for p, _ in parts.values())
-    decoded_mb = total * int(np.prod(shape)) * 4 / 2**20
+    decoded_mb = total * int(np.prod(shape)) / 2**20  # held as 8-bit pixels
     resize = cfg.image_size is not None
     if decoded_mb <= cfg.in_memory_max_mb:
+        # uint8 in memory (a quarter of float32); the pipeline widens one batch at a time
         splits = {
-            name: Split({"image": image_files.read_images([*p], shape, resize, "data.path")}, y)
+            name: Split({"image": image_files.read_images([*p], shape, resize, "data.path", dtype="uint8")}, y)
             for name, (p, y) in parts.items()
         }
         return DataBundle([feature], task, splits, cfg.pipeline, seed)
     log.info("data: %.0f MB of decoded images is above data.in_memory_max_mb: streaming them from the files", decoded_mb)
+    _check_decodes([path for files, _ in parts.values() for path in files], "data.path")
     splits = {name: Split({"image": p}, y) for name, (p, y) in parts.items()}
-    return DataBundle([feature], task, splits, cfg.pipeline, seed, decoders={"image": _decoder(shape, resize)})
+    native = image_files.tensorflow_decodes_exactly(headers, *shape)
+    return DataBundle([feature], task, splits, cfg.pipeline, seed, decoders={"image": _decoder(shape, resize, native)})
 
 
-def _decoder(shape: tuple[int, int, int], resize: bool):
-    """A tf.data map function from an image's path to its pixels, through `read_image`."""
+def _decoder(shape: tuple[int, int, int], resize: bool, native: bool):
+    """A tf.data map function from an image's path to its float32 pixels. With `native`, the
+    files are decoded by TensorFlow's own ops (in parallel, outside Python's lock), which give
+    exactly `read_image`'s pixels for them (`image_files.tensorflow_decodes_exactly`); otherwise
+    by `read_image` itself, through Pillow."""
 
     def decode(path):
         import tensorflow as tf
 
-        def read(p):
-            return image_files.read_image(p.decode(), *shape, resize, "data.path")
+        if native:
+            pixels = tf.io.decode_image(tf.io.read_file(path), channels=shape[-1], expand_animations=False)
+        else:
 
-        pixels = tf.numpy_function(read, [path], tf.float32, stateful=False)
-        pixels.set_shape(shape)
-        return pixels
+            def read(p):
+                return image_files.read_image(p.decode(), *shape, resize, "data.path")
+
+            pixels = tf.numpy_function(read, [path], tf.uint8, stateful=False)
+        pixels = tf.ensure_shape(pixels, shape)
+        return tf.cast(pixels, tf.float32)
 
     return decode

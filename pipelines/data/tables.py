@@ -181,12 +181,42 @@ def parse_numbers(values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, 
     return numbers, bad
 
 
-def infer_kind(values: np.ndarray, missing: np.ndarray) -> str:
-    """numeric, categorical, text or ignore (all missing) for one column of strings."""
+def column_numbers(table: Table, column: str, missing: set[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One column of the table as floats (NaN where missing or not a number), its missing mask
+    and its mask of non-missing non-numbers.
+
+    A column whose present cells are all numbers, the common case, is parsed in one pass of
+    Arrow's compute kernels over the strings pandas holds; anything else (a stray word, a number
+    Arrow does not read, such as '1_000') takes the cell-by-cell path that finds the bad rows.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    series = table.frame[column]
+    strings = getattr(series.array, "_pa_array", None)  # pandas' Arrow-backed strings
+    if strings is None or not pa.types.is_string(strings.type) and not pa.types.is_large_string(strings.type):
+        strings = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    trimmed = pc.utf8_trim_whitespace(strings)
+    absent = pc.is_in(trimmed, value_set=pa.array(sorted(missing), type=trimmed.type))
+    try:
+        numbers = pc.cast(pc.if_else(absent, pa.scalar(None, trimmed.type), trimmed), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values = series.to_numpy(dtype=str)
+        mask = missing_mask(values, missing)
+        numbers, bad = parse_numbers(values, mask)
+        return numbers, mask, bad
+    as_numpy = numbers.to_numpy(zero_copy_only=False) if isinstance(numbers, pa.Array) else numbers.to_numpy()
+    absent_numpy = absent.to_numpy(zero_copy_only=False) if isinstance(absent, pa.Array) else absent.to_numpy()
+    return np.asarray(as_numpy, dtype="float64"), np.asarray(absent_numpy, dtype=bool), np.zeros(len(series), dtype=bool)
+
+
+def infer_kind(values: np.ndarray, missing: np.ndarray, numbers_bad: np.ndarray | None = None) -> str:
+    """numeric, categorical, text or ignore (all missing) for one column of strings
+    (`numbers_bad`: its mask of non-missing non-numbers, when already known)."""
     present = ~missing
     if not present.any():
         return "ignore"
-    numbers, bad = parse_numbers(values, missing)
+    bad = parse_numbers(values, missing)[1] if numbers_bad is None else numbers_bad
     n_bad, n_present = int(bad.sum()), int(present.sum())
     if n_bad == 0:
         return "numeric"
@@ -196,12 +226,22 @@ def infer_kind(values: np.ndarray, missing: np.ndarray) -> str:
     return "text" if float(words.mean()) >= TEXT_MIN_WORDS else "categorical"
 
 
+def column_kind(table: Table, column: str, missing: set[str]) -> str:
+    """`infer_kind` of one column of the table, reading its cells as strings only when they
+    are not all numbers."""
+    _, absent, bad = column_numbers(table, column, missing)
+    if not (~absent).any():
+        return "ignore"
+    if not bad.any():
+        return "numeric"
+    return infer_kind(table.frame[column].to_numpy(dtype=str), absent, bad)
+
+
 def numeric_column(table: Table, column: str, missing: set[str], key: str = "data.path") -> np.ndarray:
     """The column as float32 (NaN where missing); a `DataError` at the first non-number."""
-    values = table.frame[column].to_numpy(dtype=str)
-    mask = missing_mask(values, missing)
-    numbers, bad = parse_numbers(values, mask)
+    numbers, _, bad = column_numbers(table, column, missing)
     if bad.any():
+        values = table.frame[column].to_numpy(dtype=str)
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
             f"{key}: column '{column}' holds {str(values[row])!r} at {table.where(row)}, expected a number "
@@ -226,6 +266,12 @@ def canonical_label(value: str) -> str:
     if np.isfinite(number) and number == int(number):
         return str(int(number))
     return value.strip()
+
+
+def canonical_labels(values: np.ndarray) -> np.ndarray:
+    """`canonical_label` of every value, computed once per distinct value."""
+    distinct, inverse = np.unique(values.astype(str), return_inverse=True)
+    return np.array([canonical_label(v) for v in distinct], dtype=object)[inverse.reshape(-1)]
 
 
 def infer_task(values: np.ndarray, max_classes: int) -> str:

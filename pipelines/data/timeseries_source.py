@@ -73,8 +73,7 @@ def series_values(cfg, files, key: str, columns: list[str] | None = None) -> tup
         for c in names:
             if c == cfg.time_column:
                 continue
-            values = table.frame[c].to_numpy(dtype=str)
-            if tables.infer_kind(values, tables.missing_mask(values, missing)) == "numeric":
+            if tables.column_kind(table, c, missing) == "numeric":
                 columns.append(c)
         if not columns:
             raise DataError(f"{key}: {table.label} has no numeric columns to forecast.")

@@ -64,16 +64,14 @@ def reconstruction_target(ctx) -> Target:
         return Target(x, tuple(x.shape[1:]), True, to_raw, bool(rescale))
     if all(f.kind == "numeric" for f in features):
         x = ctx.flat()
-        means, stds = [], []
-        for f in features:
-            norm = getattr(ctx.encoded[f.name], "_keras_history", [None])[0]
-            mean = getattr(norm, "input_mean", None)
-            variance = getattr(norm, "input_variance", None)
-            if mean is None or variance is None:
-                means = None
-                break
-            means += [float(v) for v in keras.ops.convert_to_numpy(mean).ravel()]
-            stds += [math.sqrt(max(float(v), 1e-12)) for v in keras.ops.convert_to_numpy(variance).ravel()]
+        # the features' normalization (one layer for a block of columns): its inverse gives raw units
+        norm = getattr(x, "_keras_history", [None])[0]
+        mean = getattr(norm, "input_mean", None) if isinstance(norm, keras.layers.Normalization) else None
+        variance = getattr(norm, "input_variance", None) if mean is not None else None
+        means = stds = None
+        if mean is not None and variance is not None:
+            means = [float(v) for v in keras.ops.convert_to_numpy(mean).ravel()]
+            stds = [math.sqrt(max(float(v), 1e-12)) for v in keras.ops.convert_to_numpy(variance).ravel()]
         if means is not None and len(means) == x.shape[-1]:
             to_raw = Denormalize(means, stds, name="reconstruction")
         else:

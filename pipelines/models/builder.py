@@ -27,9 +27,13 @@ class BuildContext:
         return self.bundle.task
 
     def flat(self):
-        """All encoded features flattened and concatenated into one vector per example."""
-        parts = []
+        """All encoded features flattened and concatenated into one vector per example (the
+        scalar numeric columns first, normalized as one block)."""
+        block, joined = preprocessing.numeric_block(self.bundle, self.inputs)
+        parts = [] if block is None else [block]
         for name, tensor in self.encoded.items():
+            if name in joined:
+                continue
             if len(tensor.shape) > 2:
                 tensor = keras.layers.Flatten(name=f"{name}_flatten")(tensor)
             parts.append(tensor)

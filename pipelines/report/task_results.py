@@ -76,7 +76,7 @@ def _examples(bundle, split: str):
     part = bundle.splits[split]
     n = min(len(part), MAX_EXAMPLES)
     if not getattr(bundle, "decoders", None):
-        return {k: np.asarray(v)[:n] for k, v in part.x.items()}, None if part.y is None else np.asarray(part.y)[:n]
+        return bundle.examples(split, n)
     xs, ys = [], []
     for batch in bundle.dataset(split, 256).take(-(-n // 256)):
         features, *target = batch if isinstance(batch, tuple) else (batch,)
