@@ -46,6 +46,33 @@ def assert_user_error(result: Result, *fragments: str) -> None:
 
 
 # a few batches of the default digits CNN: enough to check artifacts, fast on 2 cores
+def compose_raw(*overrides: str, root: Path | str = "/tmp/strata-root"):
+    """The config tree composed with `overrides` as `strata train` composes it, outside a Hydra
+    run: the `${hydra:...}` paths get concrete values under `root`, the hydra node is dropped.
+    Not validated (see `compose_config`)."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    import pipelines.train  # noqa: F401  (registers strata's resolvers)
+
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+    OmegaConf.set_struct(cfg, False)
+    cfg.paths.root_dir = str(root)
+    cfg.paths.run_dir = str(Path(root) / "run")
+    cfg.pop("hydra")
+    return cfg
+
+
+def compose_config(*overrides: str, root: Path | str = "/tmp/strata-root"):
+    """`compose_raw`, validated: the typed config the trainer gets."""
+    from pipelines.config.validate import validate
+
+    return validate(compose_raw(*overrides, root=root))
+
+
 TINY = ("trainer.epochs=2", "trainer.steps_per_epoch=5", "trainer.batch_size=32")
 
 

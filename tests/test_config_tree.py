@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_module
-from omegaconf import OmegaConf
 
 import pipelines.train  # noqa: F401  (registers strata's resolvers)
 from pipelines.config.validate import validate
+from tests.conftest import compose_raw
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 HYDRA_ONLY = {"hydra", "paths"}
@@ -19,15 +18,7 @@ def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-def _compose(*overrides: str):
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
-    # outside a Hydra run, give the ${hydra:...} paths concrete values
-    cfg.paths.root_dir = "/tmp/strata-root"
-    cfg.paths.run_dir = "/tmp/strata-root/run"
-    OmegaConf.set_struct(cfg, False)
-    cfg.pop("hydra")
-    return cfg
+_compose = compose_raw
 
 
 GROUP_OPTIONS = [

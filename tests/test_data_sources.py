@@ -137,6 +137,37 @@ def test_images_from_class_folders_resized_and_streamed(tmp_path, tf):
     np.testing.assert_allclose(x["image"].numpy(), in_memory)  # one reader for both paths
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_streamed_images_decoded_by_tensorflow_match_pillow_exactly(tmp_path, tf, channels):
+    """TensorFlow's decoders are used for streamed files only where they give `read_image`'s
+    pixels bit for bit; each such case is checked here on noisy pictures (PNG of every 8-bit
+    mode, JPEG in colour and grey)."""
+    from PIL import Image
+
+    from pipelines.data import image_files
+    from pipelines.data.images_source import _decoder
+
+    rng = np.random.default_rng(channels)
+    files = []
+    for mode, suffix in [("L", "png"), ("RGB", "png"), ("RGBA", "png"), ("RGB", "jpg"), ("L", "jpg")]:
+        bands = {"L": 1, "RGB": 3, "RGBA": 4}[mode]
+        pixels = rng.integers(0, 256, size=(12, 10, bands), dtype=np.uint8)
+        path = tmp_path / f"{mode}.{suffix}"
+        Image.fromarray(pixels[..., 0] if bands == 1 else pixels, mode).save(path)
+        files.append(path)
+    headers = [image_files.probe(f, "data.path") for f in files]
+    exact = [f for f, h in zip(files, headers) if image_files.tensorflow_decodes_exactly([h], 12, 10, channels)]
+    expected_modes = {1: {"L.png", "L.jpg"}, 3: {f.name for f in files}, 4: {f.name for f in files}}[channels]
+    assert {f.name for f in exact} == expected_modes
+    decode = _decoder((12, 10, channels), resize=False, native=True)
+    for f in exact:
+        by_tensorflow = decode(tf.constant(str(f))).numpy()
+        by_pillow = image_files.read_image(f, 12, 10, channels, resize=False)
+        np.testing.assert_array_equal(by_tensorflow, by_pillow.astype("float32"), err_msg=f.name)
+    # a picture that needs resizing is not left to TensorFlow's (different) resampling
+    assert not image_files.tensorflow_decodes_exactly(headers[:1], 6, 5, channels)
+
+
 def test_text_from_class_folders(tmp_path):
     from pipelines.data.text_source import TextConfig, load
 

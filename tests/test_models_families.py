@@ -9,26 +9,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_module
-from omegaconf import OmegaConf
 
 import pipelines.train  # noqa: F401  (registers strata's resolvers)
-from pipelines.config.validate import validate
+from tests.conftest import compose_config
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
 import layers  # noqa: E402, F401  (registers strata's layers)
-
-
-def compose_config(*overrides: str):
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
-    cfg.paths.root_dir = "/tmp/strata-root"
-    cfg.paths.run_dir = "/tmp/strata-root/run"
-    OmegaConf.set_struct(cfg, False)
-    cfg.pop("hydra")
-    return validate(cfg)
 
 
 @dataclass

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from pipelines.errors import ConfigError
-from tests.conftest import assert_user_error, strata
-from tests.test_models_families import compose_config
+from tests.conftest import assert_user_error, compose_config, strata
 
 keras = pytest.importorskip("keras")
 

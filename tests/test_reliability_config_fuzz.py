@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import string
 
-from hydra import compose, initialize_config_module
-from hydra.core.global_hydra import GlobalHydra
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from omegaconf import OmegaConf
 
 import pipelines.train  # noqa: F401  (registers strata's resolvers)
 from pipelines.config.hydra_errors import describe
-from pipelines.config.validate import validate
 from pipelines.errors import UserError
-from tests.conftest import assert_user_error, strata
+from tests.conftest import assert_user_error, compose_config, strata
 
 REAL_KEYS = [
     "seed", "task", "task_name", "trainer.epochs", "trainer.batch_size", "trainer.precision", "trainer.strategy",
@@ -66,15 +62,8 @@ overrides = st.one_of(
 
 def _outcome(args: list[str]) -> str:
     """'ok' or the one-line error message that the CLI would print with exit code 2."""
-    GlobalHydra.instance().clear()
     try:
-        with initialize_config_module(config_module="conf", version_base="1.3"):
-            cfg = compose(config_name="config", overrides=args, return_hydra_config=True)
-        OmegaConf.set_struct(cfg, False)
-        cfg.paths.root_dir = "/tmp/strata-fuzz"
-        cfg.paths.run_dir = "/tmp/strata-fuzz/run"
-        cfg.pop("hydra")
-        validate(cfg)
+        compose_config(*args, root="/tmp/strata-fuzz")
         return "ok"
     except UserError as ex:
         return str(ex)

@@ -6,16 +6,13 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from hydra import compose, initialize_config_module
-from hydra.core.global_hydra import GlobalHydra
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from omegaconf import OmegaConf
 
 import pipelines.train  # noqa: F401  (registers strata's resolvers)
 from pipelines.config.validate import validate
 from pipelines.errors import UserError
-from tests.conftest import strata
+from tests.conftest import compose_raw, strata
 
 
 def _base_rows(n: int = 60) -> list[list[str]]:
@@ -69,14 +66,7 @@ MUTATIONS = st.lists(
 
 def _load_and_run(path) -> str:
     """'ok' after loading the data, building the model and predicting one batch; else the error line."""
-    GlobalHydra.instance().clear()
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["data=csv", f"data.path={path}", "data.target=y", "model=mlp"],
-                      return_hydra_config=True)
-    OmegaConf.set_struct(cfg, False)
-    cfg.paths.root_dir = str(path.parent)
-    cfg.paths.run_dir = str(path.parent / "run")
-    cfg.pop("hydra")
+    cfg = compose_raw("data=csv", f"data.path={path}", "data.target=y", "model=mlp", root=path.parent)
     try:
         config = validate(cfg)
         from pipelines.data.loading import load_data

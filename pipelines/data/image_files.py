@@ -87,9 +87,10 @@ def read_images(paths: list[Path], shape: tuple[int, int, int], resize: bool, ke
 
 
 # files TensorFlow's own decoders turn into exactly the pixels `read_image` gives, by the number
-# of channels read: PNG and JPEG (both decoded by the same libpng / libjpeg-turbo code Pillow
-# uses) whose colour mode widens without arithmetic (grey to RGB copies the value; a missing
-# alpha is opaque); RGB to grey weighs the channels, differently in each library, so it is not here
+# of channels read (tests/test_data_sources.py checks each case): PNG, and JPEG decoded with
+# libjpeg's accurate integer DCT as Pillow does, whose colour mode widens without arithmetic
+# (grey to RGB copies the value; a missing alpha is opaque). RGB to grey weighs the channels,
+# differently in each library, so it is not here.
 EXACT_FORMATS = ("PNG", "JPEG")
 EXACT_MODES = {1: ("L",), 3: ("L", "RGB", "RGBA"), 4: ("L", "RGB", "RGBA")}
 

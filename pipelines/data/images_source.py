@@ -2,8 +2,10 @@
 
 Images are decoded with Pillow (`image_files`), converted to the colour mode and, when
 `image_size` is set, resized; the model takes the raw pixel array and rescales and augments it
-with its own layers (augmentation is active in training only). Sets larger than
-`in_memory_max_mb` once decoded are streamed from their files through tf.data's parallel map.
+with its own layers (augmentation is active in training only). Decoded sets are held in memory
+as 8-bit pixels; sets larger than `in_memory_max_mb` are streamed from their files through
+tf.data's parallel map, decoded by TensorFlow's own ops where those give Pillow's pixels
+exactly (PNG and JPEG at the model's size) and by Pillow otherwise.
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ def _decoder(shape: tuple[int, int, int], resize: bool, native: bool):
         import tensorflow as tf
 
         if native:
-            pixels = tf.io.decode_image(tf.io.read_file(path), channels=shape[-1], expand_animations=False)
+            pixels = _decode_natively(tf, tf.io.read_file(path), shape[-1])
         else:
 
             def read(p):
@@ -175,3 +177,17 @@ def _decoder(shape: tuple[int, int, int], resize: bool, native: bool):
         return tf.cast(pixels, tf.float32)
 
     return decode
+
+
+def _decode_natively(tf, data, channels: int):
+    """A PNG's or JPEG's pixels by TensorFlow's decoders, set up as Pillow decodes: JPEG with
+    libjpeg's accurate integer DCT, and an opaque alpha channel added when asked for."""
+
+    def jpeg():
+        pixels = tf.io.decode_jpeg(data, channels=min(channels, 3), dct_method="INTEGER_ACCURATE")
+        if channels == 4:
+            opaque = tf.fill(tf.concat([tf.shape(pixels)[:2], [1]], 0), tf.constant(255, tf.uint8))
+            pixels = tf.concat([pixels, opaque], axis=-1)
+        return pixels
+
+    return tf.cond(tf.io.is_jpeg(data), jpeg, lambda: tf.io.decode_png(data, channels=channels))

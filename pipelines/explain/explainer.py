@@ -140,6 +140,10 @@ def explain(
     return Explanation(method, ids, names, chosen, base_pred, totals, maps, tokens, x)
 
 
+# what one string input may cost inside a model, in float values (see `predict_raw`)
+STRING_VALUES = 16_384
+
+
 def predict_raw(model, x: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:
     """The model's outputs for raw inputs (float32 numpy). Few examples run eagerly; many go
     through Keras's compiled predict loop, traced once (permutation importance, occlusion)."""
@@ -152,7 +156,11 @@ def predict_raw(model, x: dict[str, np.ndarray], batch_size: int = 256) -> np.nd
         return np.zeros((0, 1), "float32")
     if n <= batch_size:
         return np.asarray(model({k: _as_tensor(v) for k, v in x.items()}, training=False), dtype="float32")
-    per_example = sum(int(np.prod(np.shape(v)[1:])) for v in x.values())
+    # big batches for small inputs (fewer calls); a string (a sentence, a category) can grow into
+    # a sequence of embeddings inside the model, so it counts as STRING_VALUES values
+    per_example = sum(
+        int(np.prod(np.shape(v)[1:])) * (STRING_VALUES if np.asarray(v).dtype.kind in "OSU" else 1) for v in x.values()
+    )
     batch = int(np.clip(4_000_000 // max(1, per_example), batch_size, 8192))
     ds = tf.data.Dataset.from_tensor_slices({k: _as_tensor(v) for k, v in x.items()}).batch(batch)
     return np.asarray(model.predict(ds, verbose=0), dtype="float32")

@@ -29,7 +29,7 @@ class BuildContext:
     def flat(self):
         """All encoded features flattened and concatenated into one vector per example (the
         scalar numeric columns first, normalized as one block)."""
-        block, joined = preprocessing.numeric_block(self.bundle, self.inputs)
+        block, joined = preprocessing.numeric_block(self.bundle, self.encoded)
         parts = [] if block is None else [block]
         for name, tensor in self.encoded.items():
             if name in joined:

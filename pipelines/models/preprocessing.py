@@ -83,28 +83,27 @@ def _numeric(x, values: np.ndarray, feature: Feature):
     return norm(x)
 
 
-def numeric_block(bundle: DataBundle, inputs: dict[str, Any]):
+def numeric_block(bundle: DataBundle, encoded: dict[str, Any]):
     """The scalar numeric columns, each imputed, joined into one vector and normalized as one:
     the same values `encode` gives column by column, with one normalization instead of one per
-    column (a wide table's per-step cost on a CPU is mostly its op count). Returns the tensor
-    and the features it holds; (None, []) when fewer than two columns qualify."""
-    columns = [f for f in bundle.features if f.kind == "numeric" and tuple(f.shape) == (1,)]
+    column (a wide table's per-step cost on a CPU is mostly its op count). It reuses each
+    column's imputation from `encoded` and that column's statistics. Returns the tensor and the
+    features it holds; (None, []) when fewer than two columns qualify."""
+    columns = [f.name for f in bundle.features if f.kind == "numeric" and tuple(f.shape) == (1,)]
     if len(columns) < 2:
         return None, []
-    parts, means, variances = [], [], []
-    for f in columns:
-        mean, variance, missing = numeric_stats(bundle.train_values(f.name))
-        x, has_missing = _impute(inputs[f.name], mean, missing, f.name)
-        if has_missing:
-            mean, variance = _with_indicators(mean, variance, missing)
-        parts.append(x)
-        means.append(mean)
-        variances.append(variance)
-    joined = keras.layers.Concatenate(name="numeric_columns")(parts)
+    imputed, means, variances = [], [], []
+    for name in columns:
+        norm, node_index, _ = encoded[name]._keras_history
+        imputed.append(norm._inbound_nodes[node_index].input_tensors[0])
+        means.append(np.asarray(norm.input_mean, dtype="float64").ravel())
+        variances.append(np.asarray(norm.input_variance, dtype="float64").ravel())
+    # '-' never occurs in a feature's name (`input_name`), so these names cannot clash with one
+    joined = keras.layers.Concatenate(name="numeric-block")(imputed)
     norm = keras.layers.Normalization(
-        mean=np.concatenate(means).tolist(), variance=np.concatenate(variances).tolist(), name="numeric_norm"
+        mean=np.concatenate(means).tolist(), variance=np.concatenate(variances).tolist(), name="numeric-block_norm"
     )
-    return norm(joined), [f.name for f in columns]
+    return norm(joined), columns
 
 
 def _categorical(x, values: np.ndarray, feature: Feature, model_cfg):

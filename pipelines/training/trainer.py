@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import time
@@ -197,6 +198,12 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
 
     if chief:  # report.html with the run's plots; never fails the run (a problem is a warning)
         from pipelines.report import report_after_training
+
+        # training is over: let the report's predictions reuse the memory of the traced training
+        # and evaluation functions and of the training pipelines, rather than add to it
+        model.train_function = model.test_function = None
+        del train_ds, val_ds
+        gc.collect()
 
         report_after_training(config, run, model, bundle, history.history)
     seconds = time.perf_counter() - started
