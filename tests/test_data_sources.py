@@ -275,3 +275,32 @@ def test_parquet_reads_like_csv(tmp_path):
         "area": "numeric", "rooms": "numeric", "city": "categorical", "remarks": "text"}
     assert bundle.task.kind == "regression"
     assert np.isnan(np.concatenate([s.x["area"] for s in bundle.splits.values()])).sum() == 12
+
+
+def test_in_memory_training_order_is_a_fresh_permutation_each_epoch_and_repeatable(tf):
+    from pipelines.data.bundle import DataBundle, Feature, Split, Task
+
+    n = 203  # not a multiple of the batch: the last batch is partial
+    x = {"a": np.arange(n, dtype="float32").reshape(-1, 1), "b": (np.arange(n) * 2).astype("float32").reshape(-1, 1)}
+    split = Split(x, np.arange(n, dtype="int32"))
+    features = [Feature("a", "numeric", (1,), "float32"), Feature("b", "numeric", (1,), "float32")]
+
+    def epochs(seed, count=2):
+        ds = DataBundle(features, Task("regression", target="y"), {"train": split}, seed=seed).dataset("train", 16, training=True)
+        out = []
+        for _ in range(count):
+            batches = list(ds)
+            for features_batch, y in batches:  # the stacked columns still line up with their rows
+                np.testing.assert_array_equal(features_batch["a"].numpy().ravel(), y.numpy())
+                np.testing.assert_array_equal(features_batch["b"].numpy().ravel(), 2 * y.numpy())
+            assert [len(y) for _, y in batches] == [16] * (n // 16) + [n % 16]
+            out.append(np.concatenate([y.numpy() for _, y in batches]))
+        return out
+
+    first, second = epochs(seed=7)
+    assert sorted(first) == list(range(n)) and sorted(second) == list(range(n))  # every row once
+    assert not np.array_equal(first, second) and not np.array_equal(first, np.arange(n))
+    again = epochs(seed=7)
+    np.testing.assert_array_equal(again[0], first)  # the same seed, the same order
+    np.testing.assert_array_equal(again[1], second)
+    assert not np.array_equal(epochs(seed=8, count=1)[0], first)

@@ -155,24 +155,52 @@ class DataBundle:
         tensor per table column, per-example slicing costs the training step its CPU)."""
         import tensorflow as tf
 
-        tensors = (x, part.y) if with_targets and part.y is not None else x
-        tensors = tf.nest.map_structure(tf.constant, tensors)
-        ds = tf.data.Dataset.range(len(part)).with_options(self.options())
-        if training and self.pipeline.shuffle_buffer > 0:
-            buffer = min(self.pipeline.shuffle_buffer, len(part))
-            ds = ds.shuffle(buffer, seed=self.seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size)
+        # a table's one-value columns of one dtype are stacked into one matrix: a batch is then one
+        # gather per dtype (split back into columns), not one per column
+        stacks: dict[str, list[str]] = {}
+        for name, values in x.items():
+            if values.ndim == 2 and values.shape[1] == 1:
+                stacks.setdefault(values.dtype.str, []).append(name)
+        stacks = {dtype: names for dtype, names in stacks.items() if len(names) > 1}
+        stacked = {name for names in stacks.values() for name in names}
+        matrices = [tf.constant(np.concatenate([x[n] for n in names], axis=1)) for names in stacks.values()]
+        singles = {name: tf.constant(values) for name, values in x.items() if name not in stacked}
+        y = tf.constant(part.y) if with_targets and part.y is not None else None
+        ds = self._batch_indices(len(part), batch_size, training and self.pipeline.shuffle_buffer > 0)
         # 8-bit images are held as uint8 (a quarter of float32) and widened one batch at a time
         narrow = [f.name for f in self.features if f.kind == "image" and x[f.name].dtype == np.uint8 and f.dtype != "uint8"]
+        order = list(x)
 
         def gather(i):
-            batch = tf.nest.map_structure(lambda t: tf.gather(t, i), tensors)
-            features = batch[0] if isinstance(batch, tuple) else batch
+            features = {name: tf.gather(t, i) for name, t in singles.items()}
+            for names, matrix in zip(stacks.values(), matrices):
+                features.update(zip(names, tf.split(tf.gather(matrix, i), len(names), axis=1)))
             features.update({n: tf.cast(features[n], tf.float32) for n in narrow})
-            return batch
+            features = {name: features[name] for name in order}
+            return features if y is None else (features, tf.gather(y, i))
 
         ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE) if self.pipeline.prefetch else ds
+
+    def _batch_indices(self, n: int, batch_size: int, shuffle: bool):
+        """Batches of row indices: in order, or a new permutation of all `n` rows each epoch
+        (held in memory, the whole split is shuffled, as Keras's `fit(shuffle=True)` does for
+        arrays; a shuffle buffer is for streams). The permutation is drawn per epoch from the
+        seed, and batched by a reshape rather than example by example."""
+        import tensorflow as tf
+
+        options = self.options()
+        if not shuffle:
+            return tf.data.Dataset.range(n).with_options(options).batch(batch_size)
+        whole = n // batch_size * batch_size
+
+        def permuted(key):
+            order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([key, 0]))
+            batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:whole], (-1, batch_size)))
+            return batches.concatenate(tf.data.Dataset.from_tensors(order[whole:])) if whole < n else batches
+
+        keys = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).take(1)
+        return keys.flat_map(permuted).with_options(options)
 
     def examples(self, split: str, n: int | None = None) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """Up to `n` raw inputs of a split, as the model takes them (8-bit images widened to the

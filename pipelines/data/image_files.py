@@ -25,6 +25,15 @@ def image_files(folder: Path) -> list[Path]:
     )
 
 
+class SizeMismatch(DataError):
+    """An image of another size than expected, with resizing off."""
+
+    def __init__(self, message: str, path, size: tuple[int, int]):
+        super().__init__(message)
+        self.path = path
+        self.size = size
+
+
 @dataclass(frozen=True)
 class Header:
     """What an image file's header says: its size, Pillow's colour mode and the file format."""
@@ -67,9 +76,11 @@ def read_image(path: Path | str, height: int, width: int, channels: int, resize:
             img = img.convert(mode)
             if (img.height, img.width) != (height, width):
                 if not resize:
-                    raise DataError(
+                    raise SizeMismatch(
                         f"{key}: the image {path} is {img.width}x{img.height} pixels (width x height), the model "
-                        f"takes {width}x{height} (set data.image_size to resize)."
+                        f"takes {width}x{height} (set data.image_size to resize).",
+                        path,
+                        (img.height, img.width),
                     )
                 img = img.resize((width, height), Image.BILINEAR)
             return np.asarray(img, dtype="uint8").reshape(height, width, channels)

@@ -72,30 +72,24 @@ def image_files_suffixes() -> tuple[str, ...]:
     return tuple(s.lstrip(".") for s in image_files.IMAGE_SUFFIXES)
 
 
-def _shape(cfg: ImagesConfig, paths: list, key: str) -> tuple[tuple[int, int, int], list]:
-    """The pixel shape every image is read at, and every file's header; checks that the headers
-    read and that the images have one size when resizing is off. (Decoding is checked later: in
-    memory by `read_images`, which names the file; streamed by `_check_decodes`.)"""
-    channels = image_files.MODES[cfg.color_mode][1]
+def _headers(cfg: ImagesConfig, paths: list, key: str) -> list:
+    """Every file's header, after decoding it once (so a broken file is named now, not in the
+    middle of training); checks that the images have one size when resizing is off. For
+    streamed sets: one held in memory is checked by `read_images` as it decodes."""
     headers = []
     for p in paths:
-        header = image_files.probe(p, key, decode=False)
+        header = image_files.probe(p, key, decode=True)
         if headers and cfg.image_size is None and header.size != headers[0].size:
-            first = headers[0]
-            raise DataError(
-                f"{key}: the image {p} is {header.width}x{header.height} pixels (width x height) but {paths[0]} is "
-                f"{first.width}x{first.height}; "
-                "images of mixed sizes need data.image_size=[height,width] to resize them."
-            )
+            raise DataError(_mixed_sizes(key, p, header.size, paths[0], headers[0].size))
         headers.append(header)
-    height, width = cfg.image_size if cfg.image_size is not None else headers[0].size
-    return (int(height), int(width), channels), headers
+    return headers
 
 
-def _check_decodes(paths: list, key: str) -> None:
-    """Decodes every file once, so a broken one is named now rather than failing training."""
-    for p in paths:
-        image_files.probe(p, key, decode=True)
+def _mixed_sizes(key: str, path, size: tuple[int, int], first, first_size: tuple[int, int]) -> str:
+    return (
+        f"{key}: the image {path} is {size[1]}x{size[0]} pixels (width x height) but {first} is "
+        f"{first_size[1]}x{first_size[0]}; images of mixed sizes need data.image_size=[height,width] to resize them."
+    )
 
 
 @register_source("images", ImagesConfig)
@@ -106,7 +100,9 @@ def load(cfg: ImagesConfig, seed: int) -> DataBundle:
         raise DataError(
             f"data.path={cfg.path}: {folder} has one class folder ('{classes[0]}'); a classifier needs at least two."
         )
-    shape, headers = _shape(cfg, paths, "data.path")
+    channels = image_files.MODES[cfg.color_mode][1]
+    height, width = cfg.image_size if cfg.image_size is not None else image_files.probe(paths[0], "data.path", decode=False).size
+    shape = (int(height), int(width), channels)
     options = {"rescale": cfg.rescale, "augment": cfg.augment.model_dump(), "color_mode": cfg.color_mode,
                "resize": cfg.image_size is not None}
     feature = Feature("image", "image", shape=shape, dtype="float32", column="image", options=options)
@@ -122,7 +118,6 @@ def load(cfg: ImagesConfig, seed: int) -> DataBundle:
             if unknown:
                 raise DataError(f"{key}: class folder '{unknown[0]}' in {sub} is not a class of data.path ({', '.join(classes)}).")
             remap = np.array([classes.index(c) for c in sub_classes], dtype="int32")
-            headers += _shape(cfg, sub_paths, key)[1]
             separate[split] = (np.array([str(p) for p in sub_paths], dtype=object), remap[sub_labels])
 
     all_paths = np.array([str(p) for p in paths], dtype=object)
@@ -135,6 +130,8 @@ def load(cfg: ImagesConfig, seed: int) -> DataBundle:
     )
     parts = {name: (all_paths[idx], labels[idx]) for name, idx in index.items()}
     parts.update(separate)
+    split_keys = {"validation": "data.validation_path", "test": "data.test_path"} if separate else {}
+    split_keys = {name: key for name, key in split_keys.items() if name in separate}
     if cfg.limit is not None:
         p, y = parts["train"]
         parts["train"] = (p[: cfg.limit], y[: cfg.limit])
@@ -143,17 +140,28 @@ def load(cfg: ImagesConfig, seed: int) -> DataBundle:
     decoded_mb = total * int(np.prod(shape)) / 2**20  # held as 8-bit pixels
     resize = cfg.image_size is not None
     if decoded_mb <= cfg.in_memory_max_mb:
-        # uint8 in memory (a quarter of float32); the pipeline widens one batch at a time
+        # each file opened once, decoded to uint8 (a quarter of float32); the pipeline widens
+        # one batch at a time
+        first = (paths[0], shape[:2])
         splits = {
-            name: Split({"image": image_files.read_images([*p], shape, resize, "data.path", dtype="uint8")}, y)
+            name: Split({"image": _read_split(p, shape, resize, split_keys.get(name, "data.path"), first)}, y)
             for name, (p, y) in parts.items()
         }
         return DataBundle([feature], task, splits, cfg.pipeline, seed)
     log.info("data: %.0f MB of decoded images is above data.in_memory_max_mb: streaming them from the files", decoded_mb)
-    _check_decodes([path for files, _ in parts.values() for path in files], "data.path")
+    headers = [h for name, (files, _) in parts.items() for h in _headers(cfg, list(files), split_keys.get(name, "data.path"))]
     splits = {name: Split({"image": p}, y) for name, (p, y) in parts.items()}
     native = image_files.tensorflow_decodes_exactly(headers, *shape)
     return DataBundle([feature], task, splits, cfg.pipeline, seed, decoders={"image": _decoder(shape, resize, native)})
+
+
+def _read_split(paths, shape: tuple[int, int, int], resize: bool, key: str, first) -> np.ndarray:
+    """The pixels of a split's files; without resizing, a file of another size than the first
+    image is the mixed-sizes error."""
+    try:
+        return image_files.read_images([*paths], shape, resize, key, dtype="uint8")
+    except image_files.SizeMismatch as ex:
+        raise DataError(_mixed_sizes(key, ex.path, ex.size, first[0], first[1])) from None
 
 
 def _decoder(shape: tuple[int, int, int], resize: bool, native: bool):
