@@ -8,7 +8,7 @@ coerced silently. Used by the `csv`, `text` and `timeseries` sources and by `str
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,8 @@ class Table:
     files: list[Path]
     starts: list[int]  # index of each file's first row in `frame`
     header: bool
+    # column -> (numbers, missing mask, bad mask) from `column_numbers`, parsed once per column
+    parsed: dict = field(default_factory=dict, repr=False)
 
     def where(self, row: int) -> str:
         """'<file> row N (line L)' of a row index in the frame."""
@@ -189,6 +191,13 @@ def column_numbers(table: Table, column: str, missing: set[str]) -> tuple[np.nda
     Arrow's compute kernels over the strings pandas holds; anything else (a stray word, a number
     Arrow does not read, such as '1_000') takes the cell-by-cell path that finds the bad rows.
     """
+    key = (column, frozenset(missing))
+    if key not in table.parsed:
+        table.parsed[key] = _column_numbers(table, column, missing)
+    return table.parsed[key]
+
+
+def _column_numbers(table: Table, column: str, missing: set[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
