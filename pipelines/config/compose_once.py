@@ -9,7 +9,7 @@ training step, and a config error costs both compositions before it is reported.
 it composes the config the way `Hydra.run` will, lets an error through at once, and keeps the
 config for `Hydra.run`'s own composition of the same overrides. Anything else (sweeps,
 `--multirun`, a config whose `hydra.mode` asks for a sweep) takes Hydra's own path unchanged.
-Hydra is pinned to 1.3 (pyproject.toml); tests/test_config_tree.py checks that a run composes
+Hydra is pinned to 1.3 (pyproject.toml); tests/test_config_errors.py checks that a run composes
 its config once.
 """
 

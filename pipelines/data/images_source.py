@@ -130,8 +130,8 @@ def load(cfg: ImagesConfig, seed: int) -> DataBundle:
     )
     parts = {name: (all_paths[idx], labels[idx]) for name, idx in index.items()}
     parts.update(separate)
-    split_keys = {"validation": "data.validation_path", "test": "data.test_path"} if separate else {}
-    split_keys = {name: key for name, key in split_keys.items() if name in separate}
+    # the config key each split's files came from, for error messages
+    split_keys = {name: key for name, key in (("validation", "data.validation_path"), ("test", "data.test_path")) if name in separate}
     if cfg.limit is not None:
         p, y = parts["train"]
         parts["train"] = (p[: cfg.limit], y[: cfg.limit])
