@@ -287,6 +287,8 @@ def test_in_memory_training_order_is_a_fresh_permutation_each_epoch_and_repeatab
 
     def epochs(seed, count=2):
         ds = DataBundle(features, Task("regression", target="y"), {"train": split}, seed=seed).dataset("train", 16, training=True)
+        # Keras reads an epoch's length from the cardinality; unknown, it runs dry every epoch
+        assert int(ds.cardinality()) == -(-n // 16)
         out = []
         for _ in range(count):
             batches = list(ds)

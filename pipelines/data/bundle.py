@@ -200,7 +200,10 @@ class DataBundle:
             return batches.concatenate(tf.data.Dataset.from_tensors(order[whole:])) if whole < n else batches
 
         keys = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).take(1)
-        return keys.flat_map(permuted).with_options(options)
+        # flat_map hides the length from Keras, which would then count an epoch's batches by
+        # running dry (warning "input ran out of data" every epoch) and overshoot the last call
+        batches = keys.flat_map(permuted).apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
+        return batches.with_options(options)
 
     def examples(self, split: str, n: int | None = None) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """Up to `n` raw inputs of a split, as the model takes them (8-bit images widened to the
