@@ -137,6 +137,37 @@ def test_images_from_class_folders_resized_and_streamed(tmp_path, tf):
     np.testing.assert_allclose(x["image"].numpy(), in_memory)  # one reader for both paths
 
 
+def _epoch_targets(ds, epochs=2):
+    return [np.concatenate([y.numpy() for _, y in ds]).ravel() for _ in range(epochs)]
+
+
+def test_streamed_data_cached_in_a_file_is_reshuffled_every_epoch(tmp_path, tf):
+    """With `pipeline.cache=<file>`, decoded examples are cached in file order and shuffled
+    after the cache: every epoch sees every example once, in a new order."""
+    from pipelines.data.csv_source import CsvConfig
+    from pipelines.data.csv_source import load as load_csv
+    from pipelines.data.images_source import ImagesConfig
+    from pipelines.data.images_source import load as load_images
+
+    _houses(tmp_path / "houses.csv", n=400)
+    for i in range(40):
+        _png(tmp_path / "imgs" / ("cat" if i % 2 else "dog") / f"{i}.png", size=(8, 8), value=6 * i)
+    csv = load_csv(CsvConfig(path=str(tmp_path / "houses.csv"), target="price", in_memory_max_mb=0.001,
+                             pipeline={"cache": str(tmp_path / "csv_cache"), "shuffle_buffer": 1000}), 3)
+    images = load_images(ImagesConfig(path=str(tmp_path / "imgs"), in_memory_max_mb=1e-6, split={"validation": 0.0, "test": 0.0},
+                                      pipeline={"cache": str(tmp_path / "image_cache"), "shuffle_buffer": 1000}), 3)
+    assert images.decoders
+    for bundle, cache in ((csv, "csv_cache"), (images, "image_cache")):
+        first, second = _epoch_targets(bundle.dataset("train", 16, training=True))
+        assert len(first) == bundle.size("train") and sorted(first) == sorted(second)
+        assert not np.array_equal(first, second), cache  # a cache before the shuffle would replay epoch 1
+        assert list(tmp_path.glob(f"{cache}.train*")), cache
+    x, y = next(iter(images.dataset("train", 40)))  # the cached pixels are the files' pixels
+    in_memory = load_images(ImagesConfig(path=str(tmp_path / "imgs"), split={"validation": 0.0, "test": 0.0}), 3)
+    np.testing.assert_array_equal(np.sort(x["image"].numpy().reshape(40, -1), axis=0),
+                                  np.sort(in_memory.splits["train"].x["image"].reshape(40, -1).astype("float32"), axis=0))
+
+
 @pytest.mark.parametrize("channels", [1, 3, 4])
 def test_streamed_images_decoded_by_tensorflow_match_pillow_exactly(tmp_path, tf, channels):
     """TensorFlow's decoders are used for streamed files only where they give `read_image`'s
@@ -160,10 +191,10 @@ def test_streamed_images_decoded_by_tensorflow_match_pillow_exactly(tmp_path, tf
     expected_modes = {1: {"L.png", "L.jpg"}, 3: {f.name for f in files}, 4: {f.name for f in files}}[channels]
     assert {f.name for f in exact} == expected_modes
     decode = _decoder((12, 10, channels), resize=False, native=True)
-    for f in exact:
-        by_tensorflow = decode(tf.constant(str(f))).numpy()
+    by_tensorflow = decode(tf.constant([str(f) for f in exact])).numpy()  # one batch, PNG and JPEG mixed
+    for f, pixels in zip(exact, by_tensorflow):
         by_pillow = image_files.read_image(f, 12, 10, channels, resize=False)
-        np.testing.assert_array_equal(by_tensorflow, by_pillow.astype("float32"), err_msg=f.name)
+        np.testing.assert_array_equal(pixels, by_pillow.astype("float32"), err_msg=f.name)
     # a picture that needs resizing is not left to TensorFlow's (different) resampling
     assert not image_files.tensorflow_decodes_exactly(headers[:1], 6, 5, channels)
 

@@ -170,3 +170,22 @@ def test_saliency_and_occlusion_give_finite_attributions_for_every_feature(mixed
         for name, values in explanation.totals.items():
             assert np.isfinite(values).all(), (method, name)
         assert [len(w) for w in explanation.maps["review"]] == [4] * 10
+
+
+def test_predict_raw_batches_by_the_widest_activation_and_matches_the_model():
+    """A small image that grows into many feature maps is predicted in batches sized by the
+    widest layer output, not by its few input values, and the batched outputs are the model's."""
+    import keras
+
+    from pipelines.explain import explainer
+
+    inputs = keras.Input((16, 16, 3), name="image")
+    h = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(inputs)
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(h))
+    model = keras.Model(inputs, outputs)
+    assert explainer.largest_activation(model) == 16 * 16 * 64
+    x = {"image": np.random.default_rng(0).uniform(0, 1, (300, 16, 16, 3)).astype("float32")}
+    assert 32 <= explainer.predict_batch_size(model, x) == explainer.PREDICT_VALUES // (16 * 16 * 64) < 300
+    table = {"a": np.zeros((300, 1), "float32"), "b": np.zeros((300, 1), "float32")}
+    assert explainer.predict_batch_size(keras.Sequential([keras.Input((2,)), keras.layers.Dense(8)]), table) == 8192
+    np.testing.assert_allclose(explainer.predict_raw(model, x), model(x["image"]).numpy(), rtol=1e-5, atol=1e-5)

@@ -112,8 +112,9 @@ class DataBundle:
     splits: dict[str, Split]
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     seed: int = 0
-    # feature name -> a function from one raw stored value (e.g. an image's path) to the model's
-    # raw input (the pixel array), run in tf.data's parallel map; for inputs too big to hold
+    # feature name -> a function from a batch of raw stored values (e.g. image paths) to the
+    # batch of model inputs (the pixel arrays), run in tf.data's parallel map; for inputs too
+    # big to hold in memory
     decoders: dict[str, Any] = field(default_factory=dict)
 
     def feature(self, name: str) -> Feature:
@@ -135,15 +136,16 @@ class DataBundle:
             f.name: part.x[f.name] if f.name in self.decoders else _as_tensor_input(part.x[f.name], f)
             for f in self.features
         }
-        if not self.decoders:
+        if not (self.decoders and self._cache_file()):
             return self._in_memory(x, part, batch_size, training, with_targets)
+        # streamed through a cache file: decoded in order once, then shuffled from a buffer
         if with_targets and part.y is not None:
             ds = tf.data.Dataset.from_tensor_slices((x, part.y))
         else:
             ds = tf.data.Dataset.from_tensor_slices(x)
-        ds = ds.with_options(self.options())
-        if self.decoders:
-            ds = self.cached(ds.map(self._decode, num_parallel_calls=self.parallel_calls()), split)
+        ds = ds.with_options(self.options()).batch(batch_size)
+        ds = ds.map(self._decode, num_parallel_calls=self.parallel_calls()).unbatch()
+        ds = ds.cache(f"{self._cache_file()}.{split}")
         if training and self.pipeline.shuffle_buffer > 0:
             buffer = min(self.pipeline.shuffle_buffer, len(part))
             ds = ds.shuffle(buffer, seed=self.seed, reshuffle_each_iteration=True)
@@ -152,7 +154,8 @@ class DataBundle:
     def _in_memory(self, x: dict, part: Split, batch_size: int, training: bool, with_targets: bool):
         """Data held in memory: shuffle and batch row indices, then gather each batch of every
         column at once, so the pipeline's work is per batch, not per example and column (with one
-        tensor per table column, per-example slicing costs the training step its CPU)."""
+        tensor per table column, per-example slicing costs the training step its CPU). Streamed
+        inputs are held as their raw stored values (image paths) and decoded a batch at a time."""
         import tensorflow as tf
 
         # a table's one-value columns of one dtype are stacked into one matrix: a batch is then one
@@ -176,6 +179,7 @@ class DataBundle:
             for names, matrix in zip(stacks.values(), matrices):
                 features.update(zip(names, tf.split(tf.gather(matrix, i), len(names), axis=1)))
             features.update({n: tf.cast(features[n], tf.float32) for n in narrow})
+            features.update({n: decode(features[n]) for n, decode in self.decoders.items()})
             features = {name: features[name] for name in order}
             return features if y is None else (features, tf.gather(y, i))
 
@@ -224,13 +228,11 @@ class DataBundle:
             options.deterministic = self.pipeline.deterministic
         return options
 
-    def cached(self, ds, split: str):
-        """Caches decoded examples of streamed data in the file `pipeline.cache` names, if any
-        (in memory they would not fit: that is why they are streamed)."""
+    def _cache_file(self) -> str | None:
+        """The file `pipeline.cache` names for decoded streamed examples, if any (in memory they
+        would not fit: that is why they are streamed)."""
         cache = self.pipeline.cache
-        if isinstance(cache, str) and cache:
-            return ds.cache(f"{cache}.{split}")
-        return ds
+        return cache if isinstance(cache, str) and cache else None
 
     def parallel_calls(self) -> int:
         import tensorflow as tf

@@ -80,10 +80,16 @@ class StreamingCsvBundle(DataBundle):
         # the split of each row, decided on blocks of lines (one vectorized hash per block)
         ds = lines.enumerate().batch(8192).map(in_split, num_parallel_calls=self.parallel_calls()).unbatch()
         ds = ds.with_options(self.options())
+        decode = self._decoder(with_targets)
+        cache = self._cache_file()
+        if cache:  # rows parsed once, in file order, and cached; shuffled afresh every epoch after
+            ds = ds.batch(batch_size).map(decode, num_parallel_calls=self.parallel_calls()).unbatch()
+            ds = ds.cache(f"{cache}.{split}")
         if training and self.pipeline.shuffle_buffer > 0:
             ds = ds.shuffle(self.pipeline.shuffle_buffer, seed=self.seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size).map(self._decoder(with_targets), num_parallel_calls=self.parallel_calls())
-        ds = self.cached(ds, split)
+        ds = ds.batch(batch_size)
+        if not cache:
+            ds = ds.map(decode, num_parallel_calls=self.parallel_calls())
         if self.pipeline.prefetch:
             ds = ds.prefetch(tf.data.AUTOTUNE)
         return ds

@@ -142,11 +142,14 @@ def explain(
 
 # what one string input may cost inside a model, in float values (see `predict_raw`)
 STRING_VALUES = 16_384
+# float values of the largest per-batch activation `predict_raw` aims for (16 MB as float32)
+PREDICT_VALUES = 4_000_000
 
 
 def predict_raw(model, x: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:
     """The model's outputs for raw inputs (float32 numpy). Few examples run eagerly; many go
-    through Keras's compiled predict loop, traced once (permutation importance, occlusion)."""
+    through Keras's compiled predict loop, traced once (permutation importance, occlusion), in
+    batches sized so that the largest activation inside the model stays near PREDICT_VALUES."""
     import tensorflow as tf
 
     from pipelines.explain.model_split import _as_tensor
@@ -154,16 +157,39 @@ def predict_raw(model, x: dict[str, np.ndarray], batch_size: int = 256) -> np.nd
     n = len(next(iter(x.values())))
     if n == 0:
         return np.zeros((0, 1), "float32")
-    if n <= batch_size:
+    batch = predict_batch_size(model, x)
+    if n <= min(batch, batch_size):
         return np.asarray(model({k: _as_tensor(v) for k, v in x.items()}, training=False), dtype="float32")
-    # big batches for small inputs (fewer calls); a string (a sentence, a category) can grow into
-    # a sequence of embeddings inside the model, so it counts as STRING_VALUES values
+    ds = tf.data.Dataset.from_tensor_slices({k: _as_tensor(v) for k, v in x.items()}).batch(batch)
+    return np.asarray(model.predict(ds, verbose=0), dtype="float32")
+
+
+def predict_batch_size(model, x: dict[str, np.ndarray]) -> int:
+    """Big batches for small inputs (fewer calls), small ones for inputs that grow inside the
+    model: a string (a sentence, a category) into a sequence of embeddings, so it counts as
+    STRING_VALUES values, and a small image into many feature maps, so the widest layer output
+    counts too."""
     per_example = sum(
         int(np.prod(np.shape(v)[1:])) * (STRING_VALUES if np.asarray(v).dtype.kind in "OSU" else 1) for v in x.values()
     )
-    batch = int(np.clip(4_000_000 // max(1, per_example), batch_size, 8192))
-    ds = tf.data.Dataset.from_tensor_slices({k: _as_tensor(v) for k, v in x.items()}).batch(batch)
-    return np.asarray(model.predict(ds, verbose=0), dtype="float32")
+    per_example = max(per_example, largest_activation(model))
+    return int(np.clip(PREDICT_VALUES // max(1, per_example), 32, 8192))
+
+
+def largest_activation(model) -> int:
+    """Values per example of the model's widest layer output (0 when no layer's shape is known,
+    e.g. a subclassed model)."""
+    widest = 0
+    for layer in getattr(model, "layers", []):
+        try:
+            outputs = layer.output
+        except (AttributeError, ValueError):  # a layer called more than once, or never
+            continue
+        for out in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
+            dims = tuple(getattr(out, "shape", ())[1:])
+            if dims and all(isinstance(d, int) for d in dims):
+                widest = max(widest, int(np.prod(dims)))
+    return widest
 
 
 def resolve_targets(outputs: np.ndarray, task: dict, target: str | None) -> tuple[np.ndarray, list[str]]:
