@@ -89,7 +89,9 @@ def test_streamed_csv_splits_every_row_once_and_samples_for_adapting(tmp_path, t
     seen = {}
     for split in ("train", "validation", "test"):
         ids = []
-        for x, y in bundle.dataset(split, 64, training=split == "train"):
+        ds = bundle.dataset(split, 64, training=split == "train")
+        assert int(ds.cardinality()) == -(-bundle.size(split) // 64)
+        for x, y in ds:
             ids += [float(v) for v in y.numpy()]
             assert set(x) == {f.name for f in bundle.features}
         assert len(ids) == bundle.size(split)
@@ -158,7 +160,9 @@ def test_streamed_data_cached_in_a_file_is_reshuffled_every_epoch(tmp_path, tf):
                                       pipeline={"cache": str(tmp_path / "image_cache"), "shuffle_buffer": 1000}), 3)
     assert images.decoders
     for bundle, cache in ((csv, "csv_cache"), (images, "image_cache")):
-        first, second = _epoch_targets(bundle.dataset("train", 16, training=True))
+        ds = bundle.dataset("train", 16, training=True)
+        assert int(ds.cardinality()) == -(-bundle.size("train") // 16)  # an epoch's length, known to Keras
+        first, second = _epoch_targets(ds)
         assert len(first) == bundle.size("train") and sorted(first) == sorted(second)
         assert not np.array_equal(first, second), cache  # a cache before the shuffle would replay epoch 1
         assert list(tmp_path.glob(f"{cache}.train*")), cache

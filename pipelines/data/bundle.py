@@ -149,7 +149,7 @@ class DataBundle:
         if training and self.pipeline.shuffle_buffer > 0:
             buffer = min(self.pipeline.shuffle_buffer, len(part))
             ds = ds.shuffle(buffer, seed=self.seed, reshuffle_each_iteration=True)
-        return self.finish(ds, batch_size)
+        return with_length(self.finish(ds, batch_size), len(part), batch_size)
 
     def _in_memory(self, x: dict, part: Split, batch_size: int, training: bool, with_targets: bool):
         """Data held in memory: shuffle and batch row indices, then gather each batch of every
@@ -204,10 +204,7 @@ class DataBundle:
             return batches.concatenate(tf.data.Dataset.from_tensors(order[whole:])) if whole < n else batches
 
         keys = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).take(1)
-        # flat_map hides the length from Keras, which would then count an epoch's batches by
-        # running dry (warning "input ran out of data" every epoch) and overshoot the last call
-        batches = keys.flat_map(permuted).apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
-        return batches.with_options(options)
+        return with_length(keys.flat_map(permuted), n, batch_size).with_options(options)
 
     def examples(self, split: str, n: int | None = None) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """Up to `n` raw inputs of a split, as the model takes them (8-bit images widened to the
@@ -254,6 +251,15 @@ class DataBundle:
         for name, decode in self.decoders.items():
             x[name] = decode(x[name])
         return (x, *y) if y else x
+
+
+def with_length(ds, n: int, batch_size: int):
+    """`ds` (batches of `n` examples) with its number of batches known to tf.data. Keras reads an
+    epoch's length from it; `flat_map`, `unbatch` and `filter` hide it, and then Keras counts an
+    epoch by running dry ("Your input ran out of data" every epoch) and overshoots the last call."""
+    import tensorflow as tf
+
+    return ds.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
 
 
 def _as_tensor_input(values: np.ndarray, feature: Feature) -> np.ndarray:

@@ -79,7 +79,7 @@ def load(cfg: CsvConfig, seed: int) -> DataBundle:
     if size_mb > cfg.in_memory_max_mb and streamable and not (cfg.validation_path or cfg.test_path):
         from pipelines.data.csv_streaming import load_streaming
 
-        log.info("data: %.0f MB of CSV is above data.in_memory_max_mb=%s: streaming it", size_mb, cfg.in_memory_max_mb)
+        log.info("data: %.3g MB of CSV is above data.in_memory_max_mb=%s: streaming it", size_mb, cfg.in_memory_max_mb)
         return load_streaming(cfg, files, delimiter, seed)
 
     table = tables.read_table(files, delimiter, key="data.path", **read_options(cfg))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.data import tables
-from pipelines.data.bundle import DataBundle, Split, Task
+from pipelines.data.bundle import DataBundle, Split, Task, with_length
 from pipelines.data.csv_source import CsvConfig, plan_columns, read_options
 from pipelines.errors import DataError
 
@@ -87,7 +87,7 @@ class StreamingCsvBundle(DataBundle):
             ds = ds.cache(f"{cache}.{split}")
         if training and self.pipeline.shuffle_buffer > 0:
             ds = ds.shuffle(self.pipeline.shuffle_buffer, seed=self.seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size)
+        ds = with_length(ds.batch(batch_size), self.size(split), batch_size)  # counted by the checking pass
         if not cache:
             ds = ds.map(decode, num_parallel_calls=self.parallel_calls())
         if self.pipeline.prefetch:
