@@ -1,5 +1,5 @@
-"""Data fuzzing: corrupted tables and folders either load (and the model built on them runs) or
-are refused with one clean line. Never a crash."""
+"""Data fuzzing: corrupted tables, text files and folders either load (and the model built on
+them runs) or are refused with one clean line. Never a crash."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import pipelines.train  # noqa: F401  (registers strata's resolvers)
 from pipelines.config.validate import validate
 from pipelines.errors import UserError
-from tests.conftest import compose_raw, strata
+from tests.conftest import assert_user_error, compose_raw, strata
 
 
 def _base_rows(n: int = 60) -> list[list[str]]:
@@ -24,31 +24,41 @@ def _base_rows(n: int = 60) -> list[list[str]]:
     return rows
 
 
-def _mutate(rows: list[list[str]], mutations: list[tuple[str, int, int]]) -> bytes:
-    lines = [",".join(r) for r in rows]
+def _sentence_rows(n: int = 80) -> list[list[str]]:
+    """`sentence<TAB>label` rows, no header: the layout of the shipped Yelp sentences."""
+    rng = random.Random(1)
+    good, bad = ["great", "tasty", "friendly", "fresh"], ["awful", "cold", "rude", "stale"]
+    return [[" ".join(rng.choice(good if i % 2 else bad) for _ in range(5)) + " food", str(i % 2)] for i in range(n)]
+
+
+def _mutate(rows: list[list[str]], mutations: list[tuple[str, int, int]], sep: str = ",") -> bytes:
+    """`rows` joined by `sep`, with each mutation applied to a line after the first."""
+    lines = [sep.join(r) for r in rows]
     out = [line.encode() for line in lines]
+    sep_b = sep.encode()
     for kind, position, amount in mutations:
         i = 1 + position % max(len(out) - 1, 1)
         if i >= len(out):
             continue
         if kind == "drop_field":
-            out[i] = b",".join(out[i].split(b",")[:-1])
+            out[i] = sep_b.join(out[i].split(sep_b)[:-1])
         elif kind == "extra_fields":
-            out[i] += b",x" * (1 + amount % 4)
+            out[i] += (sep_b + b"x") * (1 + amount % 4)
         elif kind == "stray_quote":
             out[i] = out[i][: amount % (len(out[i]) + 1)] + b'"' + out[i][amount % (len(out[i]) + 1):]
         elif kind == "non_utf8":
-            out[i] = out[i].replace(b"item", b"it\xff\xfem", 1)
+            k = out[i].find(b"item") + 2 if b"item" in out[i] else amount % (len(out[i]) + 1)
+            out[i] = out[i][:k] + b"\xff\xfe" + out[i][k:]
         elif kind == "text_in_number":
-            out[i] = b"big," + b",".join(out[i].split(b",")[1:])
+            out[i] = b"big" + sep_b + sep_b.join(out[i].split(sep_b)[1:])
         elif kind == "empty_line":
             out[i] = b""
         elif kind == "huge_line":
-            out[i] = b"1.0,red," + b"a" * 200_000 + b",1"
+            out[i] = sep_b.join([b"1.0", b"red", b"a" * 200_000, b"1"][-len(rows[0]):])
         elif kind == "truncate":
             out = out[: max(1, i)]
         elif kind == "nul_bytes":
-            out[i] = out[i].replace(b",", b"\x00,", 1)
+            out[i] = out[i].replace(sep_b, b"\x00" + sep_b, 1)
     return b"\n".join(out) + b"\n"
 
 
@@ -64,9 +74,9 @@ MUTATIONS = st.lists(
 )
 
 
-def _load_and_run(path) -> str:
+def _load_and_run(path, *data: str) -> str:
     """'ok' after loading the data, building the model and predicting one batch; else the error line."""
-    cfg = compose_raw("data=csv", f"data.path={path}", "data.target=y", "model=mlp", root=path.parent)
+    cfg = compose_raw(*(data or ("data=csv", "data.target=y")), f"data.path={path}", "model=mlp", root=path.parent)
     try:
         config = validate(cfg)
         from pipelines.data.loading import load_data
@@ -128,3 +138,34 @@ def test_image_folder_with_stray_files(tmp_path):
     result = strata("train", "data=images", f"data.path={tmp_path / 'pics'}", "debug=fast", cwd=tmp_path)
     assert result.code == 2 and "Traceback" not in result.text, result.text
     assert "broken.png" in result.err
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(MUTATIONS)
+def test_corrupted_text_table_loads_or_is_refused_cleanly(tmp_path, mutations):
+    path = tmp_path / "fuzz.tsv"
+    path.write_bytes(_mutate(_sentence_rows(), mutations, sep="\t"))
+    outcome = _load_and_run(path, "data=text")
+    if outcome != "ok":
+        assert "\n" not in outcome.strip() and outcome.strip(), outcome
+        assert str(path) in outcome or "data" in outcome, outcome
+
+
+def test_text_class_folders_with_bad_files(tmp_path):
+    """Text class folders: stray files are passed over, an empty text trains, a file that is not
+    the configured encoding is refused by name (exit 2), never a traceback."""
+    for label, rows in (("neg", _sentence_rows()[0::2]), ("pos", _sentence_rows()[1::2])):
+        folder = tmp_path / "reviews" / label
+        folder.mkdir(parents=True)
+        for i, (sentence, _) in enumerate(rows):
+            (folder / f"{i}.txt").write_text(sentence)
+        (folder / "empty.txt").write_text("")
+        (folder / "cover.jpg").write_bytes(b"\xff\xd8\xff not text")  # not a text suffix: passed over
+        (folder / ".DS_Store").write_bytes(b"\x00\x01")
+    result = strata("train", "data=text", f"data.path={tmp_path / 'reviews'}", "debug=fast", cwd=tmp_path)
+    assert result.code == 0, result.text
+    (tmp_path / "reviews" / "pos" / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    result = strata("train", "data=text", f"data.path={tmp_path / 'reviews'}", "debug=fast", cwd=tmp_path)
+    assert_user_error(result, "latin1.txt", "data.encoding")
+    result = strata("train", "data=text", f"data.path={tmp_path / 'reviews'}", "data.encoding=latin-1", "debug=fast", cwd=tmp_path)
+    assert result.code == 0, result.text

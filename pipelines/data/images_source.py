@@ -148,7 +148,8 @@ def load(cfg: ImagesConfig, seed: int) -> DataBundle:
             for name, (p, y) in parts.items()
         }
         return DataBundle([feature], task, splits, cfg.pipeline, seed)
-    log.info("data: %.3g MB of decoded images is above data.in_memory_max_mb=%s: streaming them from the files", decoded_mb, cfg.in_memory_max_mb)
+    log.info("data: %.3g MB of decoded images is above data.in_memory_max_mb=%s: streaming them from the files",
+             decoded_mb, cfg.in_memory_max_mb)
     headers = [h for name, (files, _) in parts.items() for h in _headers(cfg, list(files), split_keys.get(name, "data.path"))]
     splits = {name: Split({"image": p}, y) for name, (p, y) in parts.items()}
     native = image_files.tensorflow_decodes_exactly(headers, *shape)
