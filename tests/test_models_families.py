@@ -43,7 +43,8 @@ def train(overrides: tuple[str, ...], steps: int, folder: Path, batch: int = 32)
     model.compile(optimizer=build_optimizer(config.optimizer, steps), loss=loss, metrics=metrics, jit_compile=False)
     validation = bundle.dataset("validation", 256)
     before = measure(model, bundle, validation)
-    model.fit(bundle.dataset("train", batch, training=True).repeat(), epochs=1, steps_per_epoch=steps, verbose=0)
+    model.fit(bundle.dataset("train", batch, training=True).repeat(), epochs=1, steps_per_epoch=steps, verbose=0,
+              shuffle=False)  # tf.data shuffles
     after = measure(model, bundle, validation)
     model.save(folder / "model.keras")
     write_saved_model(model, folder / "saved_model")
