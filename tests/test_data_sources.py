@@ -102,6 +102,23 @@ def test_streamed_csv_splits_every_row_once_and_samples_for_adapting(tmp_path, t
     assert set(again) == seen["test"]
 
 
+def test_streamed_csv_with_rows_missing_their_target_keeps_every_labelled_row(tmp_path, tf):
+    """Rows without a target are left out of each batch of the stream; the epoch's length Keras
+    reads still covers every labelled row (it stops after `cardinality` batches)."""
+    from pipelines.data.csv_source import CsvConfig, load
+
+    (tmp_path / "houses.csv").write_text("\n".join(
+        ["area,rooms,price"] + [f"{50 + i},{i % 5},{'' if i % 3 == 0 else 1000 * i}" for i in range(900)]) + "\n")
+    for cache in (True, str(tmp_path / "cache")):  # streamed, and streamed through a cache file
+        bundle = load(CsvConfig(path=str(tmp_path / "houses.csv"), target="price", in_memory_max_mb=0.001,
+                                pipeline={"cache": cache}), 0)
+        assert sum(bundle.size(s) for s in ("train", "validation", "test")) == 600
+        for split in ("train", "validation", "test"):
+            ds = bundle.dataset(split, 32, training=split == "train")
+            seen = sum(len(y) for _, y in ds.take(int(ds.cardinality())))
+            assert seen == bundle.size(split) == sum(len(y) for _, y in ds), (cache, split)  # a wrong length raises
+
+
 def test_streamed_csv_reports_a_bad_number_with_its_row(tmp_path):
     from pipelines.data.csv_source import CsvConfig, load
 

@@ -55,6 +55,9 @@ class StreamingCsvBundle(DataBundle):
     columns: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # rows of each split in the files, those without a target included: the stream batches them
+    # all and drops the target-less rows from each batch, so they count towards its batches
+    file_rows: dict[str, int] = field(default_factory=dict)
     label_index: dict[str, int] = field(default_factory=dict)
     fractions: tuple[float, float] = (0.1, 0.1)
     split_seed: int = 0
@@ -87,7 +90,9 @@ class StreamingCsvBundle(DataBundle):
             ds = ds.cache(f"{cache}.{split}")
         if training and self.pipeline.shuffle_buffer > 0:
             ds = ds.shuffle(self.pipeline.shuffle_buffer, seed=self.seed, reshuffle_each_iteration=True)
-        ds = with_length(ds.batch(batch_size), self.size(split), batch_size)  # counted by the checking pass
+        # lengths counted by the checking pass: decoded rows (cached) or every row in the files
+        rows = self.size(split) if cache else self.file_rows.get(split, 0)
+        ds = with_length(ds.batch(batch_size), rows, batch_size)
         if not cache:
             ds = ds.map(decode, num_parallel_calls=self.parallel_calls())
         if self.pipeline.prefetch:
@@ -158,6 +163,7 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
     split_seed = cfg.split.seed if cfg.split.seed is not None else seed
     fractions = (cfg.split.validation, cfg.split.test)
     counts = dict.fromkeys(SPLIT_NAMES, 0)
+    file_rows = dict.fromkeys(SPLIT_NAMES, 0)
     labels: dict[str, str] = {}  # raw label -> class name
     samples: dict[str, list] = {s: [] for s in SPLIT_NAMES}  # (priority, x dict, raw target) chunks
     row0 = 0
@@ -183,6 +189,7 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
             for s, name in enumerate(SPLIT_NAMES):
                 rows = np.flatnonzero((part == s) & present)
                 counts[name] += len(rows)
+                file_rows[name] += int((part == s).sum())
                 limit = cfg.sample_rows if name == "train" else HELD_OUT_SAMPLE
                 samples[name] = _keep_lowest(samples[name], priority[rows], {k: v[rows] for k, v in x.items()},
                                              target[rows], limit)
@@ -215,7 +222,7 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
     return StreamingCsvBundle(
         features, task, splits, cfg.pipeline, seed,
         files=list(files), delimiter=delimiter, header=cfg.header, columns=columns,
-        missing=sorted(missing), counts=counts, label_index=label_index, fractions=fractions, split_seed=split_seed,
+        missing=sorted(missing), counts=counts, file_rows=file_rows, label_index=label_index, fractions=fractions, split_seed=split_seed,
     )
 
 
