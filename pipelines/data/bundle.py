@@ -179,8 +179,8 @@ class DataBundle:
             for names, matrix in zip(stacks.values(), matrices):
                 features.update(zip(names, tf.split(tf.gather(matrix, i), len(names), axis=1)))
             features.update({n: tf.cast(features[n], tf.float32) for n in narrow})
-            features.update({n: decode(features[n]) for n, decode in self.decoders.items()})
             features = {name: features[name] for name in order}
+            features = self._decode(features)
             return features if y is None else (features, tf.gather(y, i))
 
         ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)

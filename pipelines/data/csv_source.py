@@ -182,14 +182,7 @@ def typed_columns(cfg: CsvConfig, table: tables.Table, layout: ColumnLayout, key
     """Raw feature arrays by input name, the targets and the task, from a table of strings."""
     missing = set(cfg.missing_values)
     tables.require_column(table, layout.target, "data.target")
-    target = table.frame[layout.target].to_numpy(dtype=str)
-    absent = tables.missing_mask(target, missing)
-    if absent.all():
-        raise DataError(f"data.target={layout.target}: the column is empty in every row of {table.label}.")
-    if absent.any():
-        log.warning("data: %d rows of %s have no target '%s'; they are left out", int(absent.sum()), table.label, layout.target)
-        table = tables.Table(table.frame[~absent].reset_index(drop=True), table.files, table.starts, table.header)
-        target = target[~absent]
+    table, target = tables.labelled_rows(table, layout.target, missing)
 
     x = {}
     for feature in layout.features(cfg):

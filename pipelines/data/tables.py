@@ -8,12 +8,15 @@ coerced silently. Used by the `csv`, `text` and `timeseries` sources and by `str
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from pipelines.errors import ConfigError, DataError, suggestion
+
+log = logging.getLogger(__name__)
 
 COLUMN_KINDS = ("numeric", "categorical", "text", "ignore")
 DEFAULT_MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?")
@@ -164,6 +167,19 @@ def require_column(table: Table, column: str, key: str) -> None:
 def missing_mask(values: np.ndarray, missing: set[str]) -> np.ndarray:
     stripped = np.char.strip(values.astype(str))
     return np.isin(stripped, list(missing))
+
+
+def labelled_rows(table: Table, target: str, missing: set[str]) -> tuple[Table, np.ndarray]:
+    """The table's rows that have a target, and their raw target strings; rows without one are
+    left out with a warning, and a target column empty in every row is a `DataError`."""
+    values = table.frame[target].to_numpy(dtype=str)
+    absent = missing_mask(values, missing)
+    if absent.all():
+        raise DataError(f"data.target={target}: the column is empty in every row of {table.label}.")
+    if absent.any():
+        log.warning("data: %d rows of %s have no target '%s'; they are left out", int(absent.sum()), table.label, target)
+        table = Table(table.frame[~absent].reset_index(drop=True), table.files, table.starts, table.header)
+    return table, values[~absent]
 
 
 def parse_numbers(values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

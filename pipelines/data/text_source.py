@@ -115,14 +115,8 @@ def _table(cfg: TextConfig, path: str, key: str, classes: list[str] | None = Non
     )
     tables.require_column(table, cfg.text_column, "data.text_column")
     tables.require_column(table, cfg.target, "data.target")
-    target = table.frame[cfg.target].to_numpy(dtype=str)
-    keep = np.char.strip(target.astype(str)) != ""
-    if not keep.any():
-        raise DataError(f"data.target={cfg.target}: the column is empty in every row of {table.label}.")
-    if not keep.all():
-        log.warning("data: %d rows of %s have no target '%s'; they are left out", int((~keep).sum()), table.label, cfg.target)
-    table = tables.Table(table.frame[keep].reset_index(drop=True), table.files, table.starts, table.header)
-    y, task = target_values(target[keep], cfg.target, cfg.max_classes, table, classes)
+    table, target = tables.labelled_rows(table, cfg.target, {""})
+    y, task = target_values(target, cfg.target, cfg.max_classes, table, classes)
     if task.kind == "regression":
         log.info("data: target '%s' is numeric with many values: a regression on text", cfg.target)
     texts = table.frame[cfg.text_column].to_numpy(dtype=str).astype(object).reshape(-1, 1)
