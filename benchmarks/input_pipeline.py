@@ -22,21 +22,20 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
 
+    import strata.train  # noqa: F401  (registers strata's resolvers)
     from hydra import compose, initialize_config_module
     from omegaconf import OmegaConf
+    from strata.config.validate import validate
 
-    import pipelines.train  # noqa: F401  (registers strata's resolvers)
-    from pipelines.config.validate import validate
-
-    with initialize_config_module(config_module="conf", version_base="1.3"):
+    with initialize_config_module(config_module="strata.conf", version_base="1.3"):
         cfg = compose(config_name="config", overrides=args.overrides, return_hydra_config=True)
     OmegaConf.set_struct(cfg, False)
     cfg.paths.run_dir = str(args.output.parent / "pipeline_run")  # no Hydra run: give the path a value
     cfg.pop("hydra")
     config = validate(cfg)
 
-    from pipelines.data.loading import load_data
-    from pipelines.training import environment
+    from strata.data.loading import load_data
+    from strata.training import environment
 
     environment.configure(config.trainer, config.seed)
     tf = environment.import_tensorflow()

@@ -208,8 +208,8 @@ def make_workloads(work: Path, size: dict) -> list[Workload]:
 def _registered() -> tuple[list[str], list[str]]:
     """Data sources and model families this tree offers (asked in a subprocess: no TensorFlow here)."""
     code = (
-        "import json; from pipelines.data.registry import source_names; "
-        "from pipelines.models.registry import family_names; "
+        "import json; from strata.data.registry import source_names; "
+        "from strata.models.registry import family_names; "
         "print(json.dumps([source_names(), family_names()]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
@@ -299,7 +299,7 @@ def bad_config(work: Path, reps: int) -> dict:
         imports.append(t["wall"])
     check = (
         "import json, sys\n"
-        "from pipelines.cli import main\n"
+        "from strata.cli import main\n"
         "try:\n    main(['train', 'trainer.epocs=3'])\nexcept SystemExit as ex:\n    code = ex.code\n"
         "print(json.dumps({'code': code, 'tensorflow': 'tensorflow' in sys.modules, 'keras': 'keras' in sys.modules}))\n"
     )

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import keras
-
-from callbacks.tensorboard_writer import SummaryWriter
+from strata.callbacks.tensorboard_writer import SummaryWriter
 
 
 class ConfigText(keras.callbacks.Callback):

@@ -6,8 +6,7 @@ import logging
 
 import keras
 import numpy as np
-
-from callbacks.tensorboard_writer import SummaryWriter
+from strata.callbacks.tensorboard_writer import SummaryWriter
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ class ConfusionMatrix(keras.callbacks.Callback):
     def from_context(cls, ctx, max_examples: int = 2000):
         task = ctx.bundle.task
         if task.kind not in ("binary", "multiclass") or "validation" not in ctx.bundle.splits:
-            log.info("callbacks.confusion_matrix: skipped (needs a binary or multiclass task with a validation split; "
+            log.info("strata.callbacks.confusion_matrix: skipped (needs a binary or multiclass task with a validation split; "
                      "this run's task is %s)", task.kind)
             return None
         dataset = ctx.bundle.dataset("validation", ctx.config.trainer.batch_size)

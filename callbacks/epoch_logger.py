@@ -6,8 +6,7 @@ import logging
 import time
 
 import keras
-
-from pipelines.formatting import metric_value
+from strata.formatting import metric_value
 
 log = logging.getLogger("strata.train")
 

@@ -6,9 +6,8 @@ import logging
 
 import keras
 import numpy as np
-
-from callbacks.image_grid import grid, image_feature, to_unit_range, zoom_for
-from callbacks.tensorboard_writer import SummaryWriter
+from strata.callbacks.image_grid import grid, image_feature, to_unit_range, zoom_for
+from strata.callbacks.tensorboard_writer import SummaryWriter
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ class GeneratedSamples(keras.callbacks.Callback):
     def from_context(cls, ctx, num_images: int = 16, seed: int = 0):
         feature = image_feature(ctx.bundle)
         if getattr(ctx.model, "generator", None) is None or feature is None:
-            log.info("callbacks.generated_samples: skipped (needs model=gan on image data)")
+            log.info("strata.callbacks.generated_samples: skipped (needs model=gan on image data)")
             return None
         return cls(str(ctx.run.tensorboard / "train"), num_images, feature.options.get("rescale"), seed)
 

@@ -6,8 +6,7 @@ import logging
 import time
 
 import keras
-
-from callbacks.tensorboard_writer import SummaryWriter
+from strata.callbacks.tensorboard_writer import SummaryWriter
 
 log = logging.getLogger(__name__)
 

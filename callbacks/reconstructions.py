@@ -6,9 +6,8 @@ import logging
 
 import keras
 import numpy as np
-
-from callbacks.image_grid import grid, image_feature, to_unit_range, zoom_for
-from callbacks.tensorboard_writer import SummaryWriter
+from strata.callbacks.image_grid import grid, image_feature, to_unit_range, zoom_for
+from strata.callbacks.tensorboard_writer import SummaryWriter
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ class Reconstructions(keras.callbacks.Callback):
     def from_context(cls, ctx, num_images: int = 8):
         feature = image_feature(ctx.bundle)
         if ctx.bundle.task.kind != "reconstruction" or feature is None or len(ctx.bundle.features) != 1:
-            log.info("callbacks.reconstructions: skipped (needs model=autoencoder or vae on image data)")
+            log.info("strata.callbacks.reconstructions: skipped (needs model=autoencoder or vae on image data)")
             return None
         split = "validation" if "validation" in ctx.bundle.splits else "train"
         images = ctx.bundle.splits[split].x[feature.name][:num_images]

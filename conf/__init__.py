@@ -1,1 +1,1 @@
-"""strata's config tree, shipped as a package so an installed `strata` finds it (pkg://conf)."""
+"""strata's config tree, shipped as a package so an installed `strata` finds it (pkg://strata.conf)."""

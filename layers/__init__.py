@@ -5,14 +5,14 @@ serialization (package `strata`), so `model.keras` files reload with `keras.savi
 once `layers` is imported, and SavedModels load with no strata code at all.
 """
 
-from layers.denormalize import Denormalize
-from layers.gan import GAN
-from layers.impute import Impute
-from layers.positional_embedding import PositionalEmbedding
-from layers.reconstruction_loss import ReconstructionLoss
-from layers.step import Step, step
-from layers.transformer_block import TransformerEncoderBlock
-from layers.vae_sampling import VAESampling
+from strata.layers.denormalize import Denormalize
+from strata.layers.gan import GAN
+from strata.layers.impute import Impute
+from strata.layers.positional_embedding import PositionalEmbedding
+from strata.layers.reconstruction_loss import ReconstructionLoss
+from strata.layers.step import Step, step
+from strata.layers.transformer_block import TransformerEncoderBlock
+from strata.layers.vae_sampling import VAESampling
 
 __all__ = [
     "Denormalize",

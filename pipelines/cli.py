@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from pipelines.errors import UserError, UserErrorExit, suggestion
+from strata.errors import UserError, UserErrorExit, suggestion
 
 USAGE = """\
 usage: strata <command> [key=value ...]
@@ -31,6 +31,7 @@ commands:
   report    run=<run dir>                            (re)write the run's report.html: curves, plots, summary
 
 `strata train --help` lists the config groups and Hydra's own flags (-m, --cfg job, --config-dir, ...).
+`python -m strata <command> ...` is the same command in module form.
 Examples:
   strata train
   strata train experiment=house_prices optimizer.learning_rate=3e-4
@@ -40,11 +41,11 @@ Examples:
 
 # command -> (module, function); each function takes the list of key=value arguments
 COMMANDS: dict[str, tuple[str, str]] = {
-    "evaluate": ("pipelines.commands.evaluate", "main"),
-    "predict": ("pipelines.commands.predict", "main"),
-    "export": ("pipelines.commands.export", "main"),
-    "explain": ("pipelines.commands.explain", "main"),
-    "report": ("pipelines.commands.report", "main"),
+    "evaluate": ("strata.commands.evaluate", "main"),
+    "predict": ("strata.commands.predict", "main"),
+    "export": ("strata.commands.export", "main"),
+    "explain": ("strata.commands.explain", "main"),
+    "report": ("strata.commands.report", "main"),
 }
 
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_train(args: list[str]) -> int:
     """Runs Hydra's entry point for training with `args`; returns the exit code."""
-    from pipelines.training.environment import quiet_tensorflow
+    from strata.training.environment import quiet_tensorflow
 
     quiet_tensorflow()
     try:
@@ -75,8 +76,8 @@ def run_train(args: list[str]) -> int:
         _error(str(ex))
         return 2
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach `guarded`
-    from pipelines.config import compose_once
-    from pipelines.train import hydra_main
+    from strata.config import compose_once
+    from strata.train import hydra_main
 
     compose_once.install(multirun=any(a in ("-m", "--multirun") for a in args))
 
@@ -90,7 +91,7 @@ def run_train(args: list[str]) -> int:
 
 def guarded(func: Callable[[], object], doing: str) -> int:
     """Calls `func`, turning user errors into one line and exit 2, anything else into exit 1."""
-    from pipelines.config.hydra_errors import describe
+    from strata.config.hydra_errors import describe
 
     try:
         func()
@@ -123,8 +124,7 @@ def _expand_resume(args: list[str]) -> list[str]:
     if not resume:
         return args
     from omegaconf import OmegaConf
-
-    from pipelines.run_dir import RunDir
+    from strata.run_dir import RunDir
 
     path = resume[-1].split("=", 1)[1]
     run = RunDir.existing(path, key="resume")

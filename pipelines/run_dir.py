@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipelines.errors import DataError
+from strata.errors import DataError
 
 
 class RunDir:

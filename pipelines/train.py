@@ -1,4 +1,4 @@
-"""`strata train` and `python -m pipelines.train`: compose the config, validate it, train.
+"""`strata train`: compose the config, validate it, train (Hydra's entry point; see `strata.cli`).
 
 Everything up to validation runs without TensorFlow, so a config error is reported at once.
 """
@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-# `${strata_data_dir:}`: the data sets that ship inside the package (see pipelines/datasets/)
+# `${strata_data_dir:}`: the data sets that ship inside the package (strata/datasets/)
 OmegaConf.register_new_resolver(
     "strata_data_dir", lambda: str(Path(__file__).resolve().parent / "datasets"), replace=True
 )
@@ -24,7 +23,7 @@ OmegaConf.register_new_resolver("strata_cwd", lambda: os.getcwd(), replace=True)
 log = logging.getLogger("strata.train")
 
 
-@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="pkg://strata.conf", config_name="config")
 def hydra_main(cfg: DictConfig) -> float | None:
     return run(cfg)
 
@@ -33,14 +32,13 @@ def run(cfg: DictConfig) -> float | None:
     """Validates and trains one composed config; returns the optimized metric (for sweeps)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
-
-    from pipelines.config.validate import validate
-    from pipelines.errors import UserError, UserErrorExit
+    from strata.config.validate import validate
+    from strata.errors import UserError, UserErrorExit
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         config = validate(cfg)
-        from pipelines.training.trainer import train
+        from strata.training.trainer import train
 
         result = train(config, cfg)
     except UserError as ex:
@@ -89,17 +87,8 @@ def _optimized_value(name: str | None, metrics: dict) -> float | None:
     try:
         return float(metrics[split][metric])
     except KeyError:
-        from pipelines.errors import ConfigError, suggestion
+        from strata.errors import ConfigError, suggestion
 
         known = [f"{s}/{m}" for s, values in metrics.items() for m in values]
         raise ConfigError(f"optimized_metric: '{name}' is not among the run's metrics.{suggestion(name, known)}") from None
 
-
-def main(argv: list[str] | None = None) -> None:
-    from pipelines.cli import run_train
-
-    sys.exit(run_train(sys.argv[1:] if argv is None else argv))
-
-
-if __name__ == "__main__":
-    main()

@@ -50,14 +50,13 @@ def compose_raw(*overrides: str, root: Path | str = "/tmp/strata-root"):
     """The config tree composed with `overrides` as `strata train` composes it, outside a Hydra
     run: the `${hydra:...}` paths get concrete values under `root`, the hydra node is dropped.
     Not validated (see `compose_config`)."""
+    import strata.train  # noqa: F401  (registers strata's resolvers)
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    import pipelines.train  # noqa: F401  (registers strata's resolvers)
-
     GlobalHydra.instance().clear()
-    with initialize_config_module(config_module="conf", version_base="1.3"):
+    with initialize_config_module(config_module="strata.conf", version_base="1.3"):
         cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
     OmegaConf.set_struct(cfg, False)
     cfg.paths.root_dir = str(root)
@@ -68,7 +67,7 @@ def compose_raw(*overrides: str, root: Path | str = "/tmp/strata-root"):
 
 def compose_config(*overrides: str, root: Path | str = "/tmp/strata-root"):
     """`compose_raw`, validated: the typed config the trainer gets."""
-    from pipelines.config.validate import validate
+    from strata.config.validate import validate
 
     return validate(compose_raw(*overrides, root=root))
 

@@ -33,7 +33,7 @@ def test_bad_config_exits_2_with_one_clear_line(tmp_path, overrides, fragments):
 
 def test_config_error_is_reported_fast_without_tensorflow(tmp_path):
     code = (
-        "import sys, time; t=time.perf_counter(); from pipelines.cli import run_train; "
+        "import sys, time; t=time.perf_counter(); from strata.cli import run_train; "
         "rc=run_train(['trainer.epocs=3']); "
         "print(rc, 'tensorflow' in sys.modules, round(time.perf_counter()-t, 2))"
     )
@@ -87,7 +87,7 @@ def counted(self, *args, **kwargs):
     calls.append(kwargs.get("run_mode"))
     return original(self, *args, **kwargs)
 ConfigLoaderImpl.load_configuration = counted
-from pipelines.cli import run_train
+from strata.cli import run_train
 rc = run_train(sys.argv[1:])
 print(rc, len(calls))
 """

@@ -63,9 +63,9 @@ def test_predict_from_another_folder_with_gaps_and_unseen_values(houses, tmp_pat
 
 def test_the_run_reloads_its_data_from_another_folder(houses, tmp_path, monkeypatch):
     """What `strata evaluate run=...` does: the recorded config finds houses.csv from anywhere."""
-    from pipelines.commands.run_loading import load_config
-    from pipelines.data.loading import load_data
-    from pipelines.run_dir import RunDir
+    from strata.commands.run_loading import load_config
+    from strata.data.loading import load_data
+    from strata.run_dir import RunDir
 
     _, run = houses
     monkeypatch.chdir(tmp_path)
@@ -83,12 +83,11 @@ def test_predict_input_missing_a_column_is_refused(houses, tmp_path):
 
 def test_saved_model_takes_raw_columns_and_matches_the_keras_model(houses):
     import keras
+    import strata.layers  # noqa: F401
+    import strata.models.losses  # noqa: F401
     import tensorflow as tf
-
-    import layers  # noqa: F401
-    import pipelines.models.losses  # noqa: F401
-    from pipelines.commands.inputs import read_inputs
-    from pipelines.commands.predict import predict_arrays
+    from strata.commands.inputs import read_inputs
+    from strata.commands.predict import predict_arrays
 
     work, run = houses
     features = json.loads((run / "task.json").read_text())["features"]

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from pipelines.errors import DataError
+from strata.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def tf():
-    from pipelines.training.environment import import_tensorflow
+    from strata.training.environment import import_tensorflow
 
     return import_tensorflow()
 
@@ -35,7 +34,7 @@ def _houses(path, n=200, seed=0):
 
 
 def test_csv_types_columns_and_infers_regression(tmp_path):
-    from pipelines.data.csv_source import CsvConfig, load
+    from strata.data.csv_source import CsvConfig, load
 
     _houses(tmp_path / "houses.csv")
     bundle = load(CsvConfig(path="houses.csv", base_dir=str(tmp_path), target="price"), 0)
@@ -54,7 +53,7 @@ def test_csv_types_columns_and_infers_regression(tmp_path):
      (["0", "1.0"], "binary", ["0", "1"])],
 )
 def test_csv_infers_classification_from_the_target(tmp_path, labels, kind, classes):
-    from pipelines.data.csv_source import CsvConfig, load
+    from strata.data.csv_source import CsvConfig, load
 
     rows = [f"{i % 7},{labels[i % len(labels)]}" for i in range(60)]
     (tmp_path / "t.tsv").write_text("x\ty\n" + "\n".join(r.replace(",", "\t") for r in rows) + "\n")
@@ -65,7 +64,7 @@ def test_csv_infers_classification_from_the_target(tmp_path, labels, kind, class
 
 
 def test_csv_without_header_glob_and_separate_test_file(tmp_path):
-    from pipelines.data.csv_source import CsvConfig, load
+    from strata.data.csv_source import CsvConfig, load
 
     for part in ("a", "b"):
         (tmp_path / f"part_{part}.csv").write_text("".join(f"{i},{'good' if i % 2 else 'bad'}\n" for i in range(30)))
@@ -78,7 +77,7 @@ def test_csv_without_header_glob_and_separate_test_file(tmp_path):
 
 
 def test_streamed_csv_splits_every_row_once_and_samples_for_adapting(tmp_path, tf):
-    from pipelines.data.csv_source import CsvConfig, load
+    from strata.data.csv_source import CsvConfig, load
 
     _houses(tmp_path / "houses.csv", n=600)
     cfg = CsvConfig(path=str(tmp_path / "houses.csv"), target="price", in_memory_max_mb=0.001, sample_rows=100)
@@ -105,7 +104,7 @@ def test_streamed_csv_splits_every_row_once_and_samples_for_adapting(tmp_path, t
 def test_streamed_csv_with_rows_missing_their_target_keeps_every_labelled_row(tmp_path, tf):
     """Rows without a target are left out of each batch of the stream; the epoch's length Keras
     reads still covers every labelled row (it stops after `cardinality` batches)."""
-    from pipelines.data.csv_source import CsvConfig, load
+    from strata.data.csv_source import CsvConfig, load
 
     (tmp_path / "houses.csv").write_text("\n".join(
         ["area,rooms,price"] + [f"{50 + i},{i % 5},{'' if i % 3 == 0 else 1000 * i}" for i in range(900)]) + "\n")
@@ -120,7 +119,7 @@ def test_streamed_csv_with_rows_missing_their_target_keeps_every_labelled_row(tm
 
 
 def test_streamed_csv_reports_a_bad_number_with_its_row(tmp_path):
-    from pipelines.data.csv_source import CsvConfig, load
+    from strata.data.csv_source import CsvConfig, load
 
     _houses(tmp_path / "houses.csv", n=300)
     lines = (tmp_path / "houses.csv").read_text().splitlines()
@@ -138,7 +137,7 @@ def _png(path, size=(12, 10), value=0, mode="RGB"):
 
 
 def test_images_from_class_folders_resized_and_streamed(tmp_path, tf):
-    from pipelines.data.images_source import ImagesConfig, load
+    from strata.data.images_source import ImagesConfig, load
 
     for i in range(12):
         _png(tmp_path / "imgs" / "cat" / f"{i}.png", size=(12 + i % 3, 10), value=20 * i)
@@ -163,10 +162,10 @@ def _epoch_targets(ds, epochs=2):
 def test_streamed_data_cached_in_a_file_is_reshuffled_every_epoch(tmp_path, tf):
     """With `pipeline.cache=<file>`, decoded examples are cached in file order and shuffled
     after the cache: every epoch sees every example once, in a new order."""
-    from pipelines.data.csv_source import CsvConfig
-    from pipelines.data.csv_source import load as load_csv
-    from pipelines.data.images_source import ImagesConfig
-    from pipelines.data.images_source import load as load_images
+    from strata.data.csv_source import CsvConfig
+    from strata.data.csv_source import load as load_csv
+    from strata.data.images_source import ImagesConfig
+    from strata.data.images_source import load as load_images
 
     _houses(tmp_path / "houses.csv", n=400)
     for i in range(40):
@@ -195,9 +194,8 @@ def test_streamed_images_decoded_by_tensorflow_match_pillow_exactly(tmp_path, tf
     pixels bit for bit; each such case is checked here on noisy pictures (PNG of every 8-bit
     mode, JPEG in colour and grey)."""
     from PIL import Image
-
-    from pipelines.data import image_files
-    from pipelines.data.images_source import _decoder
+    from strata.data import image_files
+    from strata.data.images_source import _decoder
 
     rng = np.random.default_rng(channels)
     files = []
@@ -221,7 +219,7 @@ def test_streamed_images_decoded_by_tensorflow_match_pillow_exactly(tmp_path, tf
 
 
 def test_text_from_class_folders(tmp_path):
-    from pipelines.data.text_source import TextConfig, load
+    from strata.data.text_source import TextConfig, load
 
     for label, words in (("neg", "awful bad"), ("pos", "great fine")):
         for i in range(10):
@@ -234,7 +232,7 @@ def test_text_from_class_folders(tmp_path):
 
 
 def test_timeseries_windows_and_chronological_split(tmp_path):
-    from pipelines.data.timeseries_source import TimeseriesConfig, load
+    from strata.data.timeseries_source import TimeseriesConfig, load
 
     t = np.arange(100)
     rows = [f"{i},{np.sin(i / 5):.4f},{'' if i == 40 else i * 0.5}" for i in t]
@@ -251,7 +249,7 @@ def test_timeseries_windows_and_chronological_split(tmp_path):
 
 
 def test_npz_images_and_named_arrays(tmp_path):
-    from pipelines.data.npz_source import NpzConfig, load
+    from strata.data.npz_source import NpzConfig, load
 
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "a.npz", x=rng.uniform(0, 255, (50, 6, 6)), y=np.arange(50) % 3)
@@ -266,7 +264,7 @@ def test_npz_images_and_named_arrays(tmp_path):
 
 
 def test_tfrecord_with_a_feature_spec(tmp_path, tf):
-    from pipelines.data.tfrecord_source import TFRecordConfig, load
+    from strata.data.tfrecord_source import TFRecordConfig, load
 
     with tf.io.TFRecordWriter(str(tmp_path / "r.tfrecord")) as writer:
         for i in range(40):
@@ -285,8 +283,7 @@ def test_tfrecord_with_a_feature_spec(tmp_path, tf):
 
 def test_keras_dataset_without_a_network(monkeypatch, tf):
     import keras
-
-    from pipelines.data.keras_dataset_source import KerasDatasetConfig, load
+    from strata.data.keras_dataset_source import KerasDatasetConfig, load
 
     rng = np.random.default_rng(0)
     fake = ((rng.integers(0, 255, (60, 28, 28)), np.arange(60) % 10), (rng.integers(0, 255, (20, 28, 28)), np.arange(20) % 10))
@@ -303,8 +300,8 @@ def test_keras_dataset_without_a_network(monkeypatch, tf):
 
 
 def test_prediction_inputs_for_a_time_series_are_its_windows(tmp_path):
-    from pipelines.commands.inputs import read_inputs
-    from pipelines.data.timeseries_source import TimeseriesConfig
+    from strata.commands.inputs import read_inputs
+    from strata.data.timeseries_source import TimeseriesConfig
 
     (tmp_path / "recent.csv").write_text("time,temp,load\n" + "".join(f"{i},{i * 0.1},{'NA' if i == 3 else i}\n" for i in range(12)))
     cfg = TimeseriesConfig(path="unused.csv", time_column="time", window=8)
@@ -317,8 +314,7 @@ def test_prediction_inputs_for_a_time_series_are_its_windows(tmp_path):
 
 def test_parquet_reads_like_csv(tmp_path):
     import pandas as pd
-
-    from pipelines.data.csv_source import CsvConfig, load
+    from strata.data.csv_source import CsvConfig, load
 
     frame = pd.read_csv(_houses(tmp_path / "houses.csv"), keep_default_na=True)
     frame.to_parquet(tmp_path / "houses.parquet")
@@ -330,7 +326,7 @@ def test_parquet_reads_like_csv(tmp_path):
 
 
 def test_in_memory_training_order_is_a_fresh_permutation_each_epoch_and_repeatable(tf):
-    from pipelines.data.bundle import DataBundle, Feature, Split, Task
+    from strata.data.bundle import DataBundle, Feature, Split, Task
 
     n = 203  # not a multiple of the batch: the last batch is partial
     x = {"a": np.arange(n, dtype="float32").reshape(-1, 1), "b": (np.arange(n) * 2).astype("float32").reshape(-1, 1)}

@@ -46,9 +46,8 @@ def _digits(n=40):
 
 def test_saved_model_takes_raw_pixels_and_matches_the_keras_model(digits_run):
     import keras
+    import strata.layers  # noqa: F401
     import tensorflow as tf
-
-    import layers  # noqa: F401
 
     images, _ = _digits()
     model = keras.saving.load_model(digits_run / "model.keras", safe_mode=True)
@@ -98,7 +97,7 @@ def test_export_rewrites_the_saved_model(digits_run):
 
 def test_module_entry_point_matches_the_console_script(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.train", "--cfg", "job", "model=mlp"],
+        [sys.executable, "-m", "strata", "train", "--cfg", "job", "model=mlp"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from pipelines.data.bundle import DataBundle, Feature, Split, Task  # noqa: E402
+from strata.data.bundle import DataBundle, Feature, Split, Task  # noqa: E402
 
 
 def _features(bundle: DataBundle) -> list[dict]:
@@ -23,8 +23,7 @@ def _features(bundle: DataBundle) -> list[dict]:
 
 def _train(bundle: DataBundle, model_cfg, epochs: int):
     import keras
-
-    from pipelines.models.builder import build_model, loss_and_metrics
+    from strata.models.builder import build_model, loss_and_metrics
 
     keras.utils.set_random_seed(0)
     model = build_model(model_cfg, bundle)
@@ -35,7 +34,7 @@ def _train(bundle: DataBundle, model_cfg, epochs: int):
 
 
 def _mlp(**kwargs):
-    from pipelines.models.mlp import MLPConfig
+    from strata.models.mlp import MLPConfig
 
     return MLPConfig(family="mlp", name="mlp", **{"units": [32], "dropout": 0.0, **kwargs})
 
@@ -59,7 +58,7 @@ def two_of_ten():
 
 @pytest.mark.parametrize("method", ["integrated_gradients", "occlusion"])
 def test_the_two_informative_columns_rank_first(two_of_ten, method):
-    from pipelines.explain.explainer import explain
+    from strata.explain.explainer import explain
 
     bundle, model = two_of_ten
     test = bundle.splits["test"]
@@ -69,8 +68,8 @@ def test_the_two_informative_columns_rank_first(two_of_ten, method):
 
 
 def test_permutation_importance_ranks_the_two_informative_columns_first(two_of_ten):
-    from pipelines.explain.explainer import predict_raw
-    from pipelines.explain.permutation import permutation_importance
+    from strata.explain.explainer import predict_raw
+    from strata.explain.permutation import permutation_importance
 
     bundle, model = two_of_ten
     test = bundle.splits["test"]
@@ -90,7 +89,7 @@ def _assert_complete(explanation, rtol: float = 0.01):
 
 
 def test_integrated_gradients_sum_to_the_prediction_gap_on_a_table(two_of_ten):
-    from pipelines.explain.explainer import explain
+    from strata.explain.explainer import explain
 
     bundle, model = two_of_ten
     explanation = explain(model, _features(bundle), bundle.splits["test"].x, bundle.task.to_dict(),
@@ -122,7 +121,7 @@ def mixed_table():
 
 
 def test_integrated_gradients_are_complete_through_lookups_embeddings_and_text_bags(mixed_table):
-    from pipelines.explain.explainer import explain
+    from strata.explain.explainer import explain
 
     bundle, model = mixed_table
     x = {k: v[:40] for k, v in bundle.splits["train"].x.items()}
@@ -138,8 +137,8 @@ def test_integrated_gradients_are_complete_through_lookups_embeddings_and_text_b
 
 
 def test_integrated_gradients_are_complete_per_token_through_a_masked_transformer():
-    from pipelines.explain.explainer import explain, predict_raw
-    from pipelines.models.transformer import TransformerConfig
+    from strata.explain.explainer import explain, predict_raw
+    from strata.models.transformer import TransformerConfig
 
     rng = np.random.default_rng(2)
     vocabulary = ["good", "bad", "film", "plot", "acting", "the", "a", "was", "very"]
@@ -160,7 +159,7 @@ def test_integrated_gradients_are_complete_per_token_through_a_masked_transforme
 
 
 def test_saliency_and_occlusion_give_finite_attributions_for_every_feature(mixed_table):
-    from pipelines.explain.explainer import explain
+    from strata.explain.explainer import explain
 
     bundle, model = mixed_table
     x = {k: v[:10] for k, v in bundle.splits["train"].x.items()}
@@ -176,8 +175,7 @@ def test_predict_raw_batches_by_the_widest_activation_and_matches_the_model():
     """A small image that grows into many feature maps is predicted in batches sized by the
     widest layer output, not by its few input values, and the batched outputs are the model's."""
     import keras
-
-    from pipelines.explain import explainer
+    from strata.explain import explainer
 
     inputs = keras.Input((16, 16, 3), name="image")
     h = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(inputs)

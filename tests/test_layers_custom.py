@@ -7,8 +7,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-import layers  # noqa: E402
-from layers import (  # noqa: E402
+from strata import layers  # noqa: E402
+from strata.layers import (  # noqa: E402
     PositionalEmbedding,
     ReconstructionLoss,
     Step,
@@ -118,8 +118,8 @@ def test_a_model_of_every_layer_reloads_from_a_keras_file(tmp_path):
 
 @pytest.mark.parametrize(
     "module",
-    ["layers.step", "layers.positional_embedding", "layers.transformer_block", "layers.vae_sampling",
-     "layers.reconstruction_loss", "layers.gan"],
+    ["strata.layers.step", "strata.layers.positional_embedding", "strata.layers.transformer_block", "strata.layers.vae_sampling",
+     "strata.layers.reconstruction_loss", "strata.layers.gan"],
 )
 def test_docstring_examples_run(module):
     import doctest

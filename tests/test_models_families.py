@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+import strata.train  # noqa: F401  (registers strata's resolvers)
 
-import pipelines.train  # noqa: F401  (registers strata's resolvers)
 from tests.conftest import compose_config
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-import layers  # noqa: E402, F401  (registers strata's layers)
+import strata.layers  # noqa: E402, F401  (registers strata's layers)
 
 
 @dataclass
@@ -30,10 +30,10 @@ class Trained:
 
 
 def train(overrides: tuple[str, ...], steps: int, folder: Path, batch: int = 32) -> Trained:
-    from pipelines.data.loading import load_data
-    from pipelines.export.exporter import write_saved_model
-    from pipelines.models.builder import build_model, loss_and_metrics
-    from pipelines.training.optimizers import build_optimizer
+    from strata.data.loading import load_data
+    from strata.export.exporter import write_saved_model
+    from strata.models.builder import build_model, loss_and_metrics
+    from strata.training.optimizers import build_optimizer
 
     config = compose_config(*overrides)
     keras.utils.set_random_seed(0)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from strata.errors import ConfigError
 
-from pipelines.errors import ConfigError
 from tests.conftest import assert_user_error, compose_config, strata
 
 keras = pytest.importorskip("keras")
 
 
 def build(*overrides: str, data=("data.name=iris", "data.as_images=false")):
-    from pipelines.data.loading import load_data
-    from pipelines.models.builder import build_model
+    from strata.data.loading import load_data
+    from strata.models.builder import build_model
 
     config = compose_config("model=graph", *data, *overrides)
     return build_model(config.model, load_data(config))
@@ -86,8 +86,8 @@ def test_cli_refuses_a_misspelt_argument_before_training(tmp_path):
 
 
 def test_step_activation_by_name_in_the_mlp_preset():
-    from pipelines.data.loading import load_data
-    from pipelines.models.builder import build_model
+    from strata.data.loading import load_data
+    from strata.models.builder import build_model
 
     config = compose_config("model=mlp", "data.name=iris", "data.as_images=false", "model.activation=step:0.2")
     model = build_model(config.model, load_data(config))

@@ -17,15 +17,17 @@ def test_regular_install_ships_configs_and_runs_anywhere(tmp_path):
         capture_output=True, text=True, timeout=600,
     )
     assert build.returncode == 0, build.stderr
-    for shipped in ("conf/config.yaml", "conf/model/cnn.yaml", "conf/hydra/default.yaml",
-                    "pipelines/datasets/ames_housing/train.csv", "pipelines/datasets/sentiment/yelp_labelled.txt",
-                    "layers/__init__.py", "callbacks/__init__.py"):
+    for shipped in ("strata/conf/config.yaml", "strata/conf/model/cnn.yaml", "strata/conf/hydra/default.yaml",
+                    "strata/datasets/ames_housing/train.csv", "strata/datasets/sentiment/yelp_labelled.txt",
+                    "strata/layers/__init__.py", "strata/callbacks/__init__.py", "strata/__main__.py"):
         assert (target / shipped).is_file(), shipped
+    # one import name: nothing else at the top level but the distribution's metadata
+    assert {p.name for p in target.iterdir() if not p.name.endswith(".dist-info")} == {"strata", "bin"}
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
-    code = "import sys, pipelines; print(pipelines.__file__); from pipelines.cli import main; sys.argv=['strata']+sys.argv[1:]; main()"
+    code = "import sys, strata; print(strata.__file__); from strata.cli import main; sys.argv=['strata']+sys.argv[1:]; main()"
     proc = subprocess.run(
         [sys.executable, "-c", code, "train", "--cfg", "job", "model=mlp"],
         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120,
@@ -34,4 +36,4 @@ def test_regular_install_ships_configs_and_runs_anywhere(tmp_path):
     first, _, config = proc.stdout.partition("\n")
     assert first.startswith(str(target)), first  # the installed copy, not the source tree
     assert "family: mlp" in config
-    assert f"data_dir: {target}/pipelines/datasets" in config or "data_dir: ${strata_data_dir:}" in config
+    assert f"data_dir: {target}/strata/datasets" in config or "data_dir: ${strata_data_dir:}" in config

@@ -6,12 +6,12 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import strata.train  # noqa: F401  (registers strata's resolvers)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strata.config.validate import validate
+from strata.errors import UserError
 
-import pipelines.train  # noqa: F401  (registers strata's resolvers)
-from pipelines.config.validate import validate
-from pipelines.errors import UserError
 from tests.conftest import assert_user_error, compose_raw, strata
 
 
@@ -79,8 +79,8 @@ def _load_and_run(path, *data: str) -> str:
     cfg = compose_raw(*(data or ("data=csv", "data.target=y")), f"data.path={path}", "model=mlp", root=path.parent)
     try:
         config = validate(cfg)
-        from pipelines.data.loading import load_data
-        from pipelines.models.builder import build_model
+        from strata.data.loading import load_data
+        from strata.models.builder import build_model
 
         bundle = load_data(config)
         model = build_model(config.model, bundle)

@@ -76,8 +76,8 @@ def test_the_report_images_go_to_tensorboard(digits_run):
 def test_a_report_that_fails_never_fails_training(tmp_path, caplog):
     from types import SimpleNamespace
 
-    from pipelines.report import report_after_training
-    from pipelines.run_dir import RunDir
+    from strata.report import report_after_training
+    from strata.run_dir import RunDir
 
     broken = SimpleNamespace(report=True)
     with caplog.at_level("WARNING", logger="strata.report"):
@@ -91,9 +91,8 @@ def test_a_report_that_fails_never_fails_training(tmp_path, caplog):
 def test_regression_and_classification_plots_from_predictions():
     pytest.importorskip("tensorflow")
     import keras
-
-    from pipelines.data.bundle import DataBundle, Feature, Split, Task
-    from pipelines.report.task_results import task_results
+    from strata.data.bundle import DataBundle, Feature, Split, Task
+    from strata.report.task_results import task_results
 
     rng = np.random.default_rng(0)
     x = {"a": rng.normal(size=(50, 1)).astype("float32")}

@@ -97,9 +97,8 @@ def tiny():
 
 def test_learning_rate_and_throughput_land_in_the_epoch_logs_before_other_callbacks_read_them(tiny, tmp_path):
     import keras
-
-    from callbacks.learning_rate_logger import LearningRateLogger
-    from callbacks.throughput import Throughput
+    from strata.callbacks.learning_rate_logger import LearningRateLogger
+    from strata.callbacks.throughput import Throughput
 
     model, x, y = tiny
     csv = tmp_path / "h.csv"
@@ -115,7 +114,7 @@ def test_learning_rate_and_throughput_land_in_the_epoch_logs_before_other_callba
 def test_callbacks_that_add_logs_are_ordered_first():
     from types import SimpleNamespace
 
-    from pipelines.training.callbacks import CallbackContext, build_callbacks
+    from strata.training.callbacks import CallbackContext, build_callbacks
 
     config = SimpleNamespace(callbacks={"csv_logger": _args("csv_logger"), "throughput": _args("throughput")},
                              trainer=SimpleNamespace(steps_per_epoch=2, batch_size=8, epochs=1))
@@ -125,15 +124,14 @@ def test_callbacks_that_add_logs_are_ordered_first():
 
 
 def _args(name):
-    from pipelines.config.schema import CALLBACK_SCHEMAS
+    from strata.config.schema import CALLBACK_SCHEMAS
 
     return CALLBACK_SCHEMAS[name]()
 
 
 def test_confusion_matrix_counts_predictions_and_renders_an_image(tiny, tmp_path):
     import tensorflow as tf
-
-    from callbacks.confusion_matrix import ConfusionMatrix
+    from strata.callbacks.confusion_matrix import ConfusionMatrix
 
     model, x, y = tiny
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
@@ -154,7 +152,7 @@ def test_confusion_matrix_counts_predictions_and_renders_an_image(tiny, tmp_path
 
 
 def test_divergence_guard_raises_before_the_epoch_ends():
-    from callbacks.divergence_guard import DivergenceGuard, TrainingDiverged
+    from strata.callbacks.divergence_guard import DivergenceGuard, TrainingDiverged
 
     guard = DivergenceGuard()
     guard.on_epoch_begin(2)
@@ -166,8 +164,7 @@ def test_divergence_guard_raises_before_the_epoch_ends():
 
 def test_hparams_are_the_usual_keys_with_plain_values():
     from omegaconf import OmegaConf
-
-    from callbacks.hparams_logger import collect_hparams
+    from strata.callbacks.hparams_logger import collect_hparams
 
     cfg = OmegaConf.create({"seed": 1, "model": {"family": "cnn", "name": "cnn"},
                             "optimizer": {"name": "adam", "learning_rate": 0.01, "schedule": {"name": "cosine"}},

@@ -19,9 +19,8 @@ def _digits(n=20):
 
 def _load(run):
     import keras
+    import strata.layers  # noqa: F401
     import tensorflow as tf
-
-    import layers  # noqa: F401
 
     model = keras.saving.load_model(run / "model.keras", safe_mode=True)
     serve = tf.saved_model.load(str(run / "export" / "saved_model")).signatures["serving_default"]
@@ -65,10 +64,9 @@ def test_mixed_bfloat16_learns_and_profiles_a_batch_range(tmp_path):
 def test_missing_accelerators_are_clear_config_errors(monkeypatch):
     """Checked before any strategy or device is touched (in-process: no training starts)."""
     import tensorflow as tf
-
-    from pipelines.config.schema import TrainerConfig
-    from pipelines.errors import ConfigError
-    from pipelines.training import environment
+    from strata.config.schema import TrainerConfig
+    from strata.errors import ConfigError
+    from strata.training import environment
 
     if not tf.config.list_physical_devices("GPU"):
         with pytest.raises(ConfigError, match=r"trainer.accelerator=gpu: TensorFlow sees no GPU"):

@@ -35,7 +35,7 @@ def tf_config(ports: list[int], index: int) -> str:
 
 
 def test_chief_is_the_chief_task_or_worker_zero(monkeypatch):
-    from pipelines.training import multi_worker
+    from strata.training import multi_worker
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert multi_worker.is_chief() and not multi_worker.is_multi_worker()
@@ -113,8 +113,7 @@ def _probe() -> None:
     import keras
     import numpy as np
     import tensorflow as tf
-
-    from pipelines.training import multi_worker
+    from strata.training import multi_worker
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")

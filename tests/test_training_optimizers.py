@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-
-from pipelines.config.schema import OptimizerConfig
+from strata.config.schema import OptimizerConfig
 
 
 def _lr_at(optimizer, steps):
@@ -16,7 +15,7 @@ def _lr_at(optimizer, steps):
 
 
 def _build(total_steps=100, **cfg):
-    from pipelines.training.optimizers import build_optimizer
+    from strata.training.optimizers import build_optimizer
 
     return build_optimizer(OptimizerConfig.model_validate(cfg), total_steps)
 
@@ -78,8 +77,8 @@ def test_weight_decay_shrinks_weights_without_gradient():
 
 
 def test_piecewise_needs_one_more_value_than_boundaries():
-    from pipelines.config.validate import check_section
-    from pipelines.errors import ConfigError
+    from strata.config.validate import check_section
+    from strata.errors import ConfigError
 
     with pytest.raises(ConfigError, match="optimizer.schedule: piecewise needs one more value"):
         check_section(OptimizerConfig, {"schedule": {"name": "piecewise", "boundaries": [5], "values": [0.1]}},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.errors import ConfigError, suggestion
+from strata.errors import ConfigError, suggestion
 
 
 def parse(argv: list[str], command: str, allowed: dict[str, str | None], required: tuple[str, ...] = ()) -> dict:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from pipelines.commands import args as cli_args
-from pipelines.commands.run_loading import load_config, load_model
-from pipelines.errors import ConfigError
-from pipelines.run_dir import RunDir
+from strata.commands import args as cli_args
+from strata.commands.run_loading import load_config, load_model
+from strata.errors import ConfigError
+from strata.run_dir import RunDir
 
 
 def main(argv: list[str]) -> dict[str, float]:
@@ -20,7 +20,7 @@ def main(argv: list[str]) -> dict[str, float]:
     batch = int(opts["batch_size"]) if opts["batch_size"] else config.trainer.batch_size
     model = load_model(run)
 
-    from pipelines.data.loading import load_data
+    from strata.data.loading import load_data
 
     bundle = load_data(config)
     if split not in bundle.splits:

@@ -4,7 +4,7 @@ predicts what it does.
 Per-example attributions by raw feature (integrated gradients, saliency or occlusion) for the
 inputs, and for tables a global permutation importance over the run's test split. Writes CSVs,
 bar charts, image heatmaps and a coloured text page into `output` (default
-`<run>/explain/<input name>_<method>/`); see `pipelines.explain.output_files`.
+`<run>/explain/<input name>_<method>/`); see `strata.explain.output_files`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from pipelines.commands import args as cli_args
-from pipelines.commands.inputs import read_inputs
-from pipelines.commands.run_loading import load_config, load_model, load_task
-from pipelines.errors import ConfigError, DataError, suggestion
-from pipelines.explain.explainer import METHODS
-from pipelines.run_dir import RunDir, atomic_path
+from strata.commands import args as cli_args
+from strata.commands.inputs import read_inputs
+from strata.commands.run_loading import load_config, load_model, load_task
+from strata.errors import ConfigError, DataError, suggestion
+from strata.explain.explainer import METHODS
+from strata.run_dir import RunDir, atomic_path
 
 ARGS = {
     "run": None,  # the run directory
@@ -65,7 +64,7 @@ def main(argv: list[str]) -> Path:
     if len(ids) > limit:
         print(f"explaining the first {limit} of {len(ids)} inputs (limit={limit})")
         x, ids = {k: v[:limit] for k, v in x.items()}, ids[:limit]
-    from pipelines.explain.baselines import parse_baseline
+    from strata.explain.baselines import parse_baseline
 
     baseline = parse_baseline(opts["baseline"])
     model = load_model(run, compile=False)
@@ -83,7 +82,7 @@ def main(argv: list[str]) -> Path:
             )
         reference = bundle.examples("train", 2000)[0]
 
-    from pipelines.explain.explainer import explain, predict_raw
+    from strata.explain.explainer import explain, predict_raw
 
     explanation = None
     if method != "permutation":
@@ -97,7 +96,7 @@ def main(argv: list[str]) -> Path:
         if split is None:
             print("no test or validation split: permutation importance skipped")
         else:
-            from pipelines.explain.permutation import permutation_importance
+            from strata.explain.permutation import permutation_importance
 
             part = bundle.splits[split]
             ranking = permutation_importance(
@@ -106,7 +105,7 @@ def main(argv: list[str]) -> Path:
             )
 
     output = Path(opts["output"]) if opts["output"] else run.root / "explain" / f"{Path(opts['input']).stem}_{method}"
-    from pipelines.explain.output_files import write_explanation
+    from strata.explain.output_files import write_explanation
 
     with atomic_path(output, directory=True) as tmp:
         written = write_explanation(explanation, features, tmp, ranking)
@@ -126,7 +125,7 @@ def _positive(opts: dict, key: str) -> int:
 
 
 def _load_bundle(config):
-    from pipelines.data.loading import load_data
+    from strata.data.loading import load_data
 
     return load_data(config)
 

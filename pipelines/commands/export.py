@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pipelines.commands import args as cli_args
-from pipelines.commands.run_loading import load_model
-from pipelines.config.schema import ExportConfig
-from pipelines.config.validate import check_section
-from pipelines.run_dir import RunDir
+from strata.commands import args as cli_args
+from strata.commands.run_loading import load_model
+from strata.config.schema import ExportConfig
+from strata.config.validate import check_section
+from strata.run_dir import RunDir
 
 
 def main(argv: list[str]) -> str:
@@ -15,7 +15,7 @@ def main(argv: list[str]) -> str:
     cfg = check_section(ExportConfig, {"format": opts["export"] or opts["format"] or "saved_model"}, ("export",))
     model = load_model(run, compile=False)
 
-    from pipelines.export.exporter import export_model
+    from strata.export.exporter import export_model
 
     path = export_model(model, run, cfg)
     print(f"exported {cfg.format} to {path}")

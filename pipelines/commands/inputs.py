@@ -2,8 +2,8 @@
 without the target column), NumPy arrays (.npy/.npz), a folder or file of images, a text file of
 one example per line or a folder of text files, or a time series table (one window per row).
 
-Every value goes through the same readers as training (`pipelines.data.tables`,
-`pipelines.data.image_files`), so a served model sees what it was trained on. Unseen categories are
+Every value goes through the same readers as training (`strata.data.tables`,
+`strata.data.image_files`), so a served model sees what it was trained on. Unseen categories are
 not errors (the model maps them to its OOV bucket), nor are missing values (the model imputes them).
 """
 
@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from pipelines.data import image_files, tables
-from pipelines.errors import DataError, suggestion
+from strata.data import image_files, tables
+from strata.errors import DataError, suggestion
 
 IMAGE_SUFFIXES = set(image_files.IMAGE_SUFFIXES)
 
@@ -98,7 +97,7 @@ def _images(p: Path, features: list[dict], data_cfg: Any):
 
 
 def _text_folder(p: Path, feature: dict):
-    from pipelines.data.text_source import read_text_file, text_files
+    from strata.data.text_source import read_text_file, text_files
 
     files = text_files(p)
     if not files:
@@ -177,7 +176,7 @@ def _row_ids(table: tables.Table, data_cfg: Any) -> list[str]:
 
 def _windows(p: Path, features: list[dict], data_cfg: Any):
     """Every full window of a time series table, identified by the row it ends at."""
-    from pipelines.data.timeseries_source import series_values
+    from strata.data.timeseries_source import series_values
 
     feature = next(f for f in features if f["kind"] == "sequence")
     window, n_columns = feature["shape"]

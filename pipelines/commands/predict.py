@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from pipelines.commands import args as cli_args
-from pipelines.commands.inputs import read_inputs
-from pipelines.commands.run_loading import load_config, load_model, load_task
-from pipelines.run_dir import RunDir, atomic_path
+from strata.commands import args as cli_args
+from strata.commands.inputs import read_inputs
+from strata.commands.run_loading import load_config, load_model, load_task
+from strata.run_dir import RunDir, atomic_path
 
 
 def main(argv: list[str]) -> Path:
@@ -39,7 +38,7 @@ def main(argv: list[str]) -> Path:
 
 def latent_inputs(value: str, latent_dim: int, seed: int) -> tuple[np.ndarray, list[str]]:
     """A GAN's latent vectors: `value` standard normal ones (seeded), or those of an .npy file."""
-    from pipelines.errors import DataError
+    from strata.errors import DataError
 
     if value.isdigit():
         n = int(value)

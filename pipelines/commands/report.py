@@ -1,22 +1,22 @@
 """`strata report run=<run dir>`: (re)writes the run's `report.html` and its pictures.
 
 Learning curves from the TensorBoard event files, the task's plots on the test split, the model
-summary and the resolved config; see `pipelines.report`.
+summary and the resolved config; see `strata.report`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.commands import args as cli_args
-from pipelines.run_dir import RunDir
+from strata.commands import args as cli_args
+from strata.run_dir import RunDir
 
 
 def main(argv: list[str]) -> Path:
     opts = cli_args.parse(argv, "report", {"run": None}, required=("run",))
     run = RunDir.existing(opts["run"])
-    from pipelines.report.builder import write_report
-    from pipelines.training.environment import import_tensorflow
+    from strata.report.builder import write_report
+    from strata.training.environment import import_tensorflow
 
     import_tensorflow()
     page = write_report(run)

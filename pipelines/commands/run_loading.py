@@ -6,14 +6,13 @@ import json
 from typing import Any
 
 from omegaconf import OmegaConf
-
-from pipelines.errors import DataError
-from pipelines.run_dir import RunDir
+from strata.errors import DataError
+from strata.run_dir import RunDir
 
 
 def load_config(run: RunDir):
     """The run's validated config (from the resolved copy the trainer wrote)."""
-    from pipelines.config.validate import validate
+    from strata.config.validate import validate
 
     path = run.resolved_config
     if not path.is_file():
@@ -31,13 +30,12 @@ def load_model(run: RunDir, compile: bool = True):
     """The run's `model.keras`, loaded in Keras's safe mode (no code runs from the file)."""
     if not run.model.is_file():
         raise DataError(f"run={run.root}: model.keras is missing; the run did not finish training.")
-    from pipelines.training.environment import import_tensorflow
+    from strata.training.environment import import_tensorflow
 
     import_tensorflow()
     import keras
-
-    import layers  # noqa: F401  (registers strata's layers)
-    import pipelines.models.losses  # noqa: F401  (registers strata's losses)
+    import strata.layers  # noqa: F401  (registers strata's layers)
+    import strata.models.losses  # noqa: F401  (registers strata's losses)
 
     try:
         return keras.saving.load_model(run.model, compile=compile, safe_mode=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import re
 
-from pipelines.errors import suggestion
+from strata.errors import suggestion
 
 
 def describe(ex: BaseException) -> str | None:

@@ -2,7 +2,7 @@
 
 Each group is a pydantic model with `extra="forbid"`, so an unknown key, a wrong type or a value
 out of range is refused with the key's full path. Data sources and model families register their
-own schema by name (see `pipelines.data.registry` and `pipelines.models.registry`); this module
+own schema by name (see `strata.data.registry` and `strata.models.registry`); this module
 holds the groups that have a single shape.
 """
 

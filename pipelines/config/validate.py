@@ -13,11 +13,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
-
-from pipelines.config.schema import CALLBACK_SCHEMAS, RootConfig, StrictModel
-from pipelines.data.registry import get_source, source_names
-from pipelines.errors import ConfigError, suggestion
-from pipelines.models.registry import family_names, get_family
+from strata.config.schema import CALLBACK_SCHEMAS, RootConfig, StrictModel
+from strata.data.registry import get_source, source_names
+from strata.errors import ConfigError, suggestion
+from strata.models.registry import family_names, get_family
 
 
 def validate(cfg: DictConfig | dict) -> RootConfig:

@@ -8,9 +8,8 @@ say the task: integer labels are classes, 0/1 rows are multilabel, other numbers
 from __future__ import annotations
 
 import numpy as np
-
-from pipelines.data.bundle import Feature, Task, input_name
-from pipelines.errors import DataError
+from strata.data.bundle import Feature, Task, input_name
+from strata.errors import DataError
 
 
 def feature_for(name: str, array: np.ndarray, column: str | None = None, rescale: float | None = None) -> tuple[Feature, np.ndarray]:

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from pipelines.data.schema import PipelineConfig
+from strata.data.schema import PipelineConfig
 
 FEATURE_KINDS = ("numeric", "categorical", "text", "image", "sequence")
 
@@ -286,7 +285,7 @@ def split_indices(
     try:
         return _split_indices(n, validation, test, seed, stratify)
     except ValueError as ex:
-        from pipelines.errors import DataError
+        from strata.errors import DataError
 
         raise DataError(
             f"data: {n} rows are too few to split into train/validation/test "

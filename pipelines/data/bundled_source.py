@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-
-from pipelines.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
-from pipelines.data.registry import register_source
-from pipelines.data.schema import DataConfig
+from strata.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
+from strata.data.registry import register_source
+from strata.data.schema import DataConfig
 
 DATASETS = ("digits", "breast_cancer", "diabetes", "iris", "wine")
 

@@ -12,13 +12,12 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-
-from pipelines.config.schema import StrictModel
-from pipelines.data import file_paths, tables
-from pipelines.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
-from pipelines.data.registry import register_source
-from pipelines.data.schema import FileDataConfig
-from pipelines.errors import ConfigError, DataError, suggestion
+from strata.config.schema import StrictModel
+from strata.data import file_paths, tables
+from strata.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
+from strata.data.registry import register_source
+from strata.data.schema import FileDataConfig
+from strata.errors import ConfigError, DataError, suggestion
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ ColumnKind = Literal["numeric", "categorical", "text", "ignore"]
 
 
 class TextOptions(StrictModel):
-    """How a text column becomes model input (see `pipelines.models.preprocessing`)."""
+    """How a text column becomes model input (see `strata.models.preprocessing`)."""
 
     max_tokens: int = Field(20_000, ge=2)
     ngrams: int = Field(1, ge=1, le=5)
@@ -77,7 +76,7 @@ def load(cfg: CsvConfig, seed: int) -> DataBundle:
     size_mb = sum(f.stat().st_size for f in files) / 2**20
     streamable = all(f.suffix.lower() not in (".parquet", ".pq") for f in files)
     if size_mb > cfg.in_memory_max_mb and streamable and not (cfg.validation_path or cfg.test_path):
-        from pipelines.data.csv_streaming import load_streaming
+        from strata.data.csv_streaming import load_streaming
 
         log.info("data: %.3g MB of CSV is above data.in_memory_max_mb=%s: streaming it", size_mb, cfg.in_memory_max_mb)
         return load_streaming(cfg, files, delimiter, seed)

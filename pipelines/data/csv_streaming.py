@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from pipelines.data import tables
-from pipelines.data.bundle import DataBundle, Split, Task, with_length
-from pipelines.data.csv_source import CsvConfig, plan_columns, read_options
-from pipelines.errors import DataError
+from strata.data import tables
+from strata.data.bundle import DataBundle, Split, Task, with_length
+from strata.data.csv_source import CsvConfig, plan_columns, read_options
+from strata.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-from pipelines.errors import DataError, suggestion
+from strata.errors import DataError, suggestion
 
 GLOB_CHARS = set("*?[")
 

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from pipelines.errors import DataError
+from strata.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MODES = {"grayscale": ("L", 1), "rgb": ("RGB", 3), "rgba": ("RGBA", 4)}

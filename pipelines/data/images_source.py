@@ -15,13 +15,12 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-
-from pipelines.config.schema import StrictModel
-from pipelines.data import file_paths, image_files
-from pipelines.data.bundle import DataBundle, Feature, Split, Task, split_indices
-from pipelines.data.registry import register_source
-from pipelines.data.schema import FileDataConfig
-from pipelines.errors import DataError
+from strata.config.schema import StrictModel
+from strata.data import file_paths, image_files
+from strata.data.bundle import DataBundle, Feature, Split, Task, split_indices
+from strata.data.registry import register_source
+from strata.data.schema import FileDataConfig
+from strata.errors import DataError
 
 log = logging.getLogger(__name__)
 

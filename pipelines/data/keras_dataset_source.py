@@ -11,12 +11,11 @@ import logging
 from typing import Literal
 
 import numpy as np
-
-from pipelines.data.arrays import feature_for, task_for
-from pipelines.data.bundle import DataBundle, Split, split_indices
-from pipelines.data.registry import register_source
-from pipelines.data.schema import DataConfig
-from pipelines.errors import DataError
+from strata.data.arrays import feature_for, task_for
+from strata.data.bundle import DataBundle, Split, split_indices
+from strata.data.registry import register_source
+from strata.data.schema import DataConfig
+from strata.errors import DataError
 
 log = logging.getLogger(__name__)
 

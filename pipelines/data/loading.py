@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-
-from pipelines.data.bundle import DataBundle
-from pipelines.data.registry import get_source
-from pipelines.errors import ConfigError, DataError
+from strata.data.bundle import DataBundle
+from strata.data.registry import get_source
+from strata.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,12 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-
-from pipelines.data import file_paths
-from pipelines.data.arrays import feature_for, task_for
-from pipelines.data.bundle import DataBundle, Split, split_indices
-from pipelines.data.registry import register_source
-from pipelines.data.schema import FileDataConfig
-from pipelines.errors import DataError, suggestion
+from strata.data import file_paths
+from strata.data.arrays import feature_for, task_for
+from strata.data.bundle import DataBundle, Split, split_indices
+from strata.data.registry import register_source
+from strata.data.schema import FileDataConfig
+from strata.errors import DataError, suggestion
 
 
 class NpzConfig(FileDataConfig):

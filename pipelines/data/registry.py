@@ -13,17 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.data.schema import DataConfig
+from strata.data.schema import DataConfig
 
 SOURCE_MODULES = {
-    "bundled": "pipelines.data.bundled_source",
-    "csv": "pipelines.data.csv_source",
-    "images": "pipelines.data.images_source",
-    "text": "pipelines.data.text_source",
-    "timeseries": "pipelines.data.timeseries_source",
-    "npz": "pipelines.data.npz_source",
-    "tfrecord": "pipelines.data.tfrecord_source",
-    "keras_dataset": "pipelines.data.keras_dataset_source",
+    "bundled": "strata.data.bundled_source",
+    "csv": "strata.data.csv_source",
+    "images": "strata.data.images_source",
+    "text": "strata.data.text_source",
+    "timeseries": "strata.data.timeseries_source",
+    "npz": "strata.data.npz_source",
+    "tfrecord": "strata.data.tfrecord_source",
+    "keras_dataset": "strata.data.keras_dataset_source",
 }
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field, model_validator
-
-from pipelines.config.schema import StrictModel
+from strata.config.schema import StrictModel
 
 
 class SplitConfig(StrictModel):

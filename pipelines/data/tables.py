@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from pipelines.errors import ConfigError, DataError, suggestion
+from strata.errors import ConfigError, DataError, suggestion
 
 log = logging.getLogger(__name__)
 

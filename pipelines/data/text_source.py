@@ -12,13 +12,12 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-
-from pipelines.data import file_paths, tables
-from pipelines.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
-from pipelines.data.csv_source import TextOptions, target_values
-from pipelines.data.registry import register_source
-from pipelines.data.schema import FileDataConfig
-from pipelines.errors import DataError
+from strata.data import file_paths, tables
+from strata.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
+from strata.data.csv_source import TextOptions, target_values
+from strata.data.registry import register_source
+from strata.data.schema import FileDataConfig
+from strata.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,13 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-
-from pipelines.config.schema import StrictModel
-from pipelines.data import file_paths
-from pipelines.data.arrays import task_for
-from pipelines.data.bundle import DataBundle, Feature, Split, input_name, split_indices
-from pipelines.data.registry import register_source
-from pipelines.data.schema import FileDataConfig
-from pipelines.errors import ConfigError, DataError, suggestion
+from strata.config.schema import StrictModel
+from strata.data import file_paths
+from strata.data.arrays import task_for
+from strata.data.bundle import DataBundle, Feature, Split, input_name, split_indices
+from strata.data.registry import register_source
+from strata.data.schema import FileDataConfig
+from strata.errors import ConfigError, DataError, suggestion
 
 log = logging.getLogger(__name__)
 

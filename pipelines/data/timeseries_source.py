@@ -13,12 +13,11 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
-
-from pipelines.data import file_paths, tables
-from pipelines.data.bundle import DataBundle, Feature, Split, Task
-from pipelines.data.registry import register_source
-from pipelines.data.schema import FileDataConfig
-from pipelines.errors import ConfigError, DataError, suggestion
+from strata.data import file_paths, tables
+from strata.data.bundle import DataBundle, Feature, Split, Task
+from strata.data.registry import register_source
+from strata.data.schema import FileDataConfig
+from strata.errors import ConfigError, DataError, suggestion
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from pipelines.errors import ConfigError
+from strata.errors import ConfigError
 
 
 def parse_baseline(value: str | float | None) -> str | float:

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from pipelines.errors import ConfigError, suggestion
+from strata.errors import ConfigError, suggestion
 
 METHODS = ("integrated_gradients", "saliency", "occlusion", "permutation")
 
@@ -90,12 +89,12 @@ def explain(
         x: raw arrays by input name.
         task: the task description (`kind`, `classes`, `target`).
         method: `integrated_gradients`, `saliency` or `occlusion`.
-        baseline: `mean`, `zero` or a number (see `pipelines.explain.baselines`).
+        baseline: `mean`, `zero` or a number (see `strata.explain.baselines`).
         steps: integration steps of integrated gradients.
         target: the class (or output index) to explain; default: the predicted class.
         reference: raw training examples, for the mean baseline.
     """
-    from pipelines.explain.baselines import parse_baseline, split_baselines
+    from strata.explain.baselines import parse_baseline, split_baselines
 
     if method not in METHODS or method == "permutation":
         choices = [m for m in METHODS if m != "permutation"]
@@ -108,7 +107,7 @@ def explain(
     chosen = outputs.reshape(n, -1)[np.arange(n), indices]
 
     if method == "occlusion":
-        from pipelines.explain.occlusion import occlusion
+        from strata.explain.occlusion import occlusion
 
         def predict(raw, targets):
             return predict_raw(model, raw, batch_size).reshape(len(targets), -1)[np.arange(len(targets)), targets]
@@ -117,9 +116,9 @@ def explain(
         base_raw = _baseline_prediction(model, features, reference, baseline, indices, batch_size)
         return Explanation(method, ids, names, chosen, base_raw, totals, maps, tokens, x)
 
-    from pipelines.explain import gradients
-    from pipelines.explain.model_split import split_model
-    from pipelines.explain.raw_features import reduce_to_features
+    from strata.explain import gradients
+    from strata.explain.model_split import split_model
+    from strata.explain.raw_features import reduce_to_features
 
     split = split_model(model)
     xs, masks = split.encode(x)
@@ -151,8 +150,7 @@ def predict_raw(model, x: dict[str, np.ndarray], batch_size: int = 256) -> np.nd
     through Keras's compiled predict loop, traced once (permutation importance, occlusion), in
     batches sized so that the largest activation inside the model stays near PREDICT_VALUES."""
     import tensorflow as tf
-
-    from pipelines.explain.model_split import _as_tensor
+    from strata.explain.model_split import _as_tensor
 
     n = len(next(iter(x.values())))
     if n == 0:
@@ -225,7 +223,7 @@ def resolve_targets(outputs: np.ndarray, task: dict, target: str | None) -> tupl
 
 
 def _baseline_prediction(model, features, reference, baseline, indices, batch_size) -> np.ndarray:
-    from pipelines.explain.baselines import raw_baseline
+    from strata.explain.baselines import raw_baseline
 
     out = predict_raw(model, raw_baseline(features, reference, baseline), batch_size).reshape(1, -1)
     return out[0, indices]
@@ -234,7 +232,7 @@ def _baseline_prediction(model, features, reference, baseline, indices, batch_si
 def _text_configs(model, features) -> dict[str, dict]:
     out = {}
     try:
-        from pipelines.explain.model_split import split_model
+        from strata.explain.model_split import split_model
 
         split = split_model(model)
     except ValueError:

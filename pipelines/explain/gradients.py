@@ -9,8 +9,7 @@ trapezoidal rule over `steps` intervals.
 from __future__ import annotations
 
 import numpy as np
-
-from pipelines.explain.model_split import SplitModel
+from strata.explain.model_split import SplitModel
 
 # interpolated examples per forward/backward pass; bounds memory, keeps a pass cheap on a CPU
 CHUNK = 2048

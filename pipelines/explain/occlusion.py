@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from pipelines.explain.baselines import raw_baseline
-from pipelines.explain.raw_features import split_words
+from strata.explain.baselines import raw_baseline
+from strata.explain.raw_features import split_words
 
 
 def occlusion(

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from pipelines.explain.explainer import Explanation
+from strata.explain.explainer import Explanation
 
 _TITLES = {
     "integrated_gradients": "integrated gradients",
@@ -39,7 +38,7 @@ def write_explanation(
     if importance is not None:
         importance = importance.assign(feature=importance["feature"].map(lambda n: columns.get(n, n)))
         importance.to_csv(out / "importance.csv", index=False)
-        from pipelines.explain.charts import bar_chart
+        from strata.explain.charts import bar_chart
 
         series = importance.set_index("feature")["importance"]
         written += [out / "importance.csv", bar_chart(
@@ -52,7 +51,7 @@ def write_explanation(
     written.append(out / "attributions.csv")
     method = _TITLES.get(explanation.method, explanation.method)
     if len(scalar) + sum(f["kind"] == "text" for f in features) >= 2:
-        from pipelines.explain.charts import bar_chart
+        from strata.explain.charts import bar_chart
 
         written.append(bar_chart(
             explanation.mean_abs().rename(index=columns), out / "attributions.png",
@@ -67,7 +66,7 @@ def write_explanation(
 
 
 def _heatmaps(explanation: Explanation, name: str, out: Path, method: str) -> list[Path]:
-    from pipelines.explain.charts import heatmap, heatmap_grid
+    from strata.explain.charts import heatmap, heatmap_grid
 
     folder = out / "heatmaps" if name == "image" else out / f"heatmaps_{name}"
     folder.mkdir(exist_ok=True)
@@ -85,8 +84,7 @@ def _heatmaps(explanation: Explanation, name: str, out: Path, method: str) -> li
 
 def _text(explanation: Explanation, name: str, out: Path, method: str) -> list[Path]:
     import pandas as pd
-
-    from pipelines.explain.text_page import text_page
+    from strata.explain.text_page import text_page
 
     rows, records = [], []
     for i, ident in enumerate(explanation.ids):

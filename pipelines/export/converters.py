@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipelines.config.schema import ExportConfig
-from pipelines.errors import ConfigError
-from pipelines.run_dir import RunDir, atomic_path
+from strata.config.schema import ExportConfig
+from strata.errors import ConfigError
+from strata.run_dir import RunDir, atomic_path
 
 log = logging.getLogger(__name__)
 

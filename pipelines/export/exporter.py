@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pipelines.config.schema import ExportConfig
-from pipelines.run_dir import RunDir, atomic_path
+from strata.config.schema import ExportConfig
+from strata.run_dir import RunDir, atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def export_model(model, run: RunDir, cfg: ExportConfig) -> Path | None:
     path = write_saved_model(model, run.saved_model)
     if cfg.format == "saved_model":
         return path
-    from pipelines.export import converters
+    from strata.export import converters
 
     return converters.convert(cfg, run, serving_model(model))
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import keras
-
-from pipelines.errors import ConfigError, suggestion
+from strata.errors import ConfigError, suggestion
 
 
 def activation_names() -> list[str]:
@@ -36,7 +35,7 @@ def check_activation(name: str | None, key: str):
                 f"{key}: '{name}': here only step (threshold 0.5) works; "
                 f"add a layer {{type: Step, threshold: {threshold}}} instead."
             )
-        from layers import step
+        from strata.layers import step
 
         return step
     try:
@@ -48,7 +47,7 @@ def check_activation(name: str | None, key: str):
 
 def activation_layer(name: str, key: str, layer_name: str):
     """A layer applying activation `name`: `step` / `step:<threshold>` give strata's Step layer."""
-    from layers import Step
+    from strata.layers import Step
 
     threshold = _step_threshold(str(name), key)
     if threshold is not None:

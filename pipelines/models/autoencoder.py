@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field
-
-from pipelines.errors import ConfigError
-from pipelines.models.registry import register_family
-from pipelines.models.schema import ModelConfig
+from strata.errors import ConfigError
+from strata.models.registry import register_family
+from strata.models.schema import ModelConfig
 
 
 class AutoencoderConfig(ModelConfig):
@@ -46,8 +45,7 @@ class Target:
 def reconstruction_target(ctx) -> Target:
     """One image feature, or numeric features joined into one vector."""
     import keras
-
-    from layers import Denormalize
+    from strata.layers import Denormalize
 
     features = ctx.bundle.features
     images = [f for f in features if f.kind == "image"]
@@ -92,8 +90,7 @@ def output_activation(cfg, target: Target) -> str:
 def encode(x, cfg, target: Target, prefix: str = "encoder"):
     """The encoder's hidden representation (before the bottleneck layer)."""
     import keras
-
-    from pipelines.models.activations import activation_layer
+    from strata.models.activations import activation_layer
 
     if cfg.architecture == "conv":
         if not target.is_image:
@@ -113,8 +110,7 @@ def encode(x, cfg, target: Target, prefix: str = "encoder"):
 def decode(z, cfg, target: Target, prefix: str = "decoder"):
     """From the latent code back to the target's shape, in the preprocessed space (float32)."""
     import keras
-
-    from pipelines.models.activations import activation_layer
+    from strata.models.activations import activation_layer
 
     out_activation = output_activation(cfg, target)
     shape = target.shape
@@ -146,9 +142,9 @@ def decode(z, cfg, target: Target, prefix: str = "decoder"):
 
 def reconstruction_loss(cfg, reduction: str):
     """strata's ReconstructionLoss layer for `model.loss` (null: mse), the name checked."""
-    from layers import ReconstructionLoss
-    from pipelines.errors import suggestion
-    from pipelines.models.builder import loss_names
+    from strata.errors import suggestion
+    from strata.layers import ReconstructionLoss
+    from strata.models.builder import loss_names
 
     name = cfg.loss or "mse"
     try:

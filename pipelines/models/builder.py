@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
-
-from pipelines.data.bundle import DataBundle, Task
-from pipelines.errors import ConfigError, suggestion
-from pipelines.models import heads, preprocessing
-from pipelines.models.registry import get_family
+from strata.data.bundle import DataBundle, Task
+from strata.errors import ConfigError, suggestion
+from strata.models import heads, preprocessing
+from strata.models.registry import get_family
 
 
 @dataclass

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-
-from pipelines.models.registry import register_family
-from pipelines.models.schema import ModelConfig
+from strata.models.registry import register_family
+from strata.models.schema import ModelConfig
 
 
 class CNNConfig(ModelConfig):
@@ -26,8 +25,7 @@ class CNNConfig(ModelConfig):
 @register_family("cnn", CNNConfig)
 def build(ctx):
     import keras
-
-    from pipelines.models.activations import activation_layer, check_activation
+    from strata.models.activations import activation_layer, check_activation
 
     cfg: CNNConfig = ctx.cfg
     x = ctx.single(("image",))

@@ -12,11 +12,10 @@ import math
 from typing import Literal
 
 from pydantic import Field
-
-from pipelines.config.schema import StrictModel
-from pipelines.errors import ConfigError
-from pipelines.models.registry import register_family
-from pipelines.models.schema import ModelConfig
+from strata.config.schema import StrictModel
+from strata.errors import ConfigError
+from strata.models.registry import register_family
+from strata.models.schema import ModelConfig
 
 
 class GeneratorConfig(StrictModel):
@@ -61,8 +60,7 @@ def _sample_feature(ctx):
 
 def _generator(cfg: GANConfig, feature, bounded: bool, rescale: float | None):
     import keras
-
-    from pipelines.models.activations import activation_layer
+    from strata.models.activations import activation_layer
 
     g = cfg.generator
     shape = tuple(int(s) for s in feature.shape)
@@ -111,8 +109,7 @@ def _generator(cfg: GANConfig, feature, bounded: bool, rescale: float | None):
 
 def _discriminator(ctx, cfg: GANConfig, feature):
     import keras
-
-    from pipelines.models.activations import activation_layer
+    from strata.models.activations import activation_layer
 
     d = cfg.discriminator
     key = "model.discriminator.activation"
@@ -140,7 +137,7 @@ def _discriminator(ctx, cfg: GANConfig, feature):
 
 @register_family("gan", GANConfig, task="generation")
 def build(ctx):
-    from layers import GAN
+    from strata.layers import GAN
 
     cfg: GANConfig = ctx.cfg
     feature = _sample_feature(ctx)

@@ -23,10 +23,9 @@ import inspect
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-
-from pipelines.errors import ConfigError, suggestion
-from pipelines.models.registry import register_family
-from pipelines.models.schema import ModelConfig
+from strata.errors import ConfigError, suggestion
+from strata.models.registry import register_family
+from strata.models.schema import ModelConfig
 
 KEY = "model"
 RESERVED = ("type", "name", "inputs")
@@ -155,8 +154,7 @@ class _Graph:
 def layer_classes() -> dict[str, type]:
     """Every layer a graph may name: strata's (layers/) and Keras's own."""
     import keras
-
-    import layers as strata_layers
+    import strata.layers as strata_layers
 
     found = {}
     for name in dir(keras.layers):
@@ -191,7 +189,7 @@ def layer_arguments(cls: type) -> set[str] | None:
 
 def make_layer(spec: dict, key: str, name: str | None = None):
     """The layer one spec names, its arguments checked against the class's signature."""
-    from pipelines.models.activations import check_activation
+    from strata.models.activations import check_activation
 
     classes = layer_classes()
     type_name = spec["type"]

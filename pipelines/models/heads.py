@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import keras
-
-from layers import Denormalize
-from pipelines.data.bundle import Task
-from pipelines.models.losses import StandardizedMeanSquaredError
+from strata.data.bundle import Task
+from strata.layers import Denormalize
+from strata.models.losses import StandardizedMeanSquaredError
 
 
 def head(x, task: Task):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-
-from pipelines.models.registry import register_family
-from pipelines.models.schema import ModelConfig
+from strata.models.registry import register_family
+from strata.models.schema import ModelConfig
 
 
 class MLPConfig(ModelConfig):
@@ -23,8 +22,7 @@ class MLPConfig(ModelConfig):
 @register_family("mlp", MLPConfig)
 def build(ctx):
     import keras
-
-    from pipelines.models.activations import activation_layer
+    from strata.models.activations import activation_layer
 
     cfg: MLPConfig = ctx.cfg
     x = ctx.flat()

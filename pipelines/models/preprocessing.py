@@ -11,9 +11,8 @@ from typing import Any
 
 import keras
 import numpy as np
-
-from layers import Impute
-from pipelines.data.bundle import DataBundle, Feature
+from strata.data.bundle import DataBundle, Feature
+from strata.layers import Impute
 
 
 def raw_inputs(features: list[Feature]) -> dict[str, Any]:

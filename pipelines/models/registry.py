@@ -12,17 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.models.schema import ModelConfig
+from strata.models.schema import ModelConfig
 
 FAMILY_MODULES = {
-    "autoencoder": "pipelines.models.autoencoder",
-    "cnn": "pipelines.models.cnn",
-    "gan": "pipelines.models.gan",
-    "graph": "pipelines.models.graph",
-    "mlp": "pipelines.models.mlp",
-    "rnn": "pipelines.models.rnn",
-    "transformer": "pipelines.models.transformer",
-    "vae": "pipelines.models.vae",
+    "autoencoder": "strata.models.autoencoder",
+    "cnn": "strata.models.cnn",
+    "gan": "strata.models.gan",
+    "graph": "strata.models.graph",
+    "mlp": "strata.models.mlp",
+    "rnn": "strata.models.rnn",
+    "transformer": "strata.models.transformer",
+    "vae": "strata.models.vae",
 }
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-
-from pipelines.models.registry import register_family
-from pipelines.models.schema import ModelConfig
+from strata.models.registry import register_family
+from strata.models.schema import ModelConfig
 
 
 class RNNConfig(ModelConfig):
@@ -26,8 +25,7 @@ class RNNConfig(ModelConfig):
 @register_family("rnn", RNNConfig, sequence_inputs=True)
 def build(ctx):
     import keras
-
-    from pipelines.models import sequences
+    from strata.models import sequences
 
     cfg: RNNConfig = ctx.cfg
     seq = sequences.sequence_input(ctx)

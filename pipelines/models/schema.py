@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field
-
-from pipelines.config.schema import StrictModel
+from strata.config.schema import StrictModel
 
 
 class ModelConfig(StrictModel):

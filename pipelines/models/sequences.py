@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
-
-from pipelines.errors import ConfigError
+from strata.errors import ConfigError
 
 SEQUENCE_KINDS = ("text", "sequence", "image")
 
@@ -76,7 +75,7 @@ def join_extras(x, seq: SequenceInput):
 
 
 def dense_stack(x, units: list[int], activation: str, dropout: float, key: str):
-    from pipelines.models.activations import activation_layer
+    from strata.models.activations import activation_layer
 
     for i, n in enumerate(units):
         x = keras.layers.Dense(n, name=f"dense{i}")(x)

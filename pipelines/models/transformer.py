@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, model_validator
-
-from pipelines.models.registry import register_family
-from pipelines.models.schema import ModelConfig
+from strata.models.registry import register_family
+from strata.models.schema import ModelConfig
 
 
 class TransformerConfig(ModelConfig):
@@ -37,10 +36,9 @@ class TransformerConfig(ModelConfig):
 @register_family("transformer", TransformerConfig, sequence_inputs=True)
 def build(ctx):
     import keras
-
-    from layers import PositionalEmbedding, TransformerEncoderBlock
-    from pipelines.models import sequences
-    from pipelines.models.activations import check_activation
+    from strata.layers import PositionalEmbedding, TransformerEncoderBlock
+    from strata.models import sequences
+    from strata.models.activations import check_activation
 
     cfg: TransformerConfig = ctx.cfg
     check_activation(cfg.activation, "model.activation")

@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-
-from pipelines.models.autoencoder import AutoencoderConfig, decode, encode, reconstruction_loss, reconstruction_target
-from pipelines.models.registry import register_family
+from strata.models.autoencoder import AutoencoderConfig, decode, encode, reconstruction_loss, reconstruction_target
+from strata.models.registry import register_family
 
 
 class VAEConfig(AutoencoderConfig):
@@ -25,8 +24,7 @@ class VAEConfig(AutoencoderConfig):
 @register_family("vae", VAEConfig, task="reconstruction")
 def build(ctx):
     import keras
-
-    from layers import VAESampling
+    from strata.layers import VAESampling
 
     cfg: VAEConfig = ctx.cfg
     target = reconstruction_target(ctx)

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipelines.formatting import metric_value
-from pipelines.run_dir import RunDir, atomic_path
+from strata.formatting import metric_value
+from strata.run_dir import RunDir, atomic_path
 
 log = logging.getLogger("strata.report")
 
@@ -44,10 +44,10 @@ def write_report(run: RunDir, model=None, bundle=None, config=None, history: dic
             (the trainer); otherwise read back from the run directory.
         history: Keras's `History.history`, used when the run has no TensorBoard scalars.
     """
-    from pipelines.commands.run_loading import load_config, load_model, load_task
-    from pipelines.errors import UserError
-    from pipelines.report import history as history_io
-    from pipelines.report.page import Section, render
+    from strata.commands.run_loading import load_config, load_model, load_task
+    from strata.errors import UserError
+    from strata.report import history as history_io
+    from strata.report.page import Section, render
 
     started = time.perf_counter()
     config = config if config is not None else load_config(run)
@@ -59,8 +59,8 @@ def write_report(run: RunDir, model=None, bundle=None, config=None, history: dic
     if not curves and history:
         curves, curves_source = history_io.from_keras_history(history), "Keras History"
 
-    from pipelines.report import figures
-    from pipelines.report.task_results import TaskResults, task_results
+    from strata.report import figures
+    from strata.report.task_results import TaskResults, task_results
 
     plots: list[tuple[str, str, Any]] = []  # (file stem, caption, figure)
     # the loss first, then the model's metrics, then the run's own measurements
@@ -70,7 +70,7 @@ def write_report(run: RunDir, model=None, bundle=None, config=None, history: dic
     results = TaskResults()
     try:
         if bundle is None:
-            from pipelines.data.loading import load_data
+            from strata.data.loading import load_data
 
             bundle = load_data(config)
         results = task_results(model, bundle, task, seed=getattr(config, "seed", 0))
@@ -102,7 +102,7 @@ def write_report(run: RunDir, model=None, bundle=None, config=None, history: dic
         f"Results: {task['kind']}{split}", images=task_images,
         tables=[(t.title, t.header, t.rows) for t in results.tables], notes=results.notes,
     ))
-    from pipelines.report.model_summary import layer_rows, parameter_counts
+    from strata.report.model_summary import layer_rows, parameter_counts
 
     counts = parameter_counts(model)
     sections.append(Section(
@@ -121,7 +121,7 @@ def write_report(run: RunDir, model=None, bundle=None, config=None, history: dic
         tmp.write_text(render(title, subtitle, sections), encoding="utf-8")
 
     try:
-        from pipelines.report.tensorboard_images import write_images
+        from strata.report.tensorboard_images import write_images
 
         step = max((max(s[0]) for series in curves.values() for s in series.values() if s[0]), default=0)
         write_images(run.tensorboard / "report", [(f"report/{s}", run.root / REPORT_DIR / f"{s}.png") for s, _ in written], step)

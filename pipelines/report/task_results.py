@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from pipelines.formatting import metric_value
-from pipelines.report import figures
+from strata.formatting import metric_value
+from strata.report import figures
 
 # examples evaluated for the report: enough for stable plots, a second or two on a CPU
 MAX_EXAMPLES = 2000
@@ -40,7 +39,7 @@ class TaskResults:
 
 def task_results(model, bundle, task: dict, seed: int = 0) -> TaskResults:
     """The task's plots on the test split (or validation when there is no test split)."""
-    from pipelines.explain.explainer import predict_raw
+    from strata.explain.explainer import predict_raw
 
     kind = task["kind"]
     if kind == "generation":

@@ -8,21 +8,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
-
-from pipelines.errors import ConfigError, suggestion
-from pipelines.run_dir import RunDir
+from strata.errors import ConfigError, suggestion
+from strata.run_dir import RunDir
 
 # strata's own callbacks, by config name: "module:Class" in the `callbacks` package
 CUSTOM = {
-    "epoch_logger": "callbacks.epoch_logger:EpochLogger",
-    "terminate_on_nan": "callbacks.divergence_guard:DivergenceGuard",
-    "config_text": "callbacks.config_text:ConfigText",
-    "hparams": "callbacks.hparams_logger:HParamsLogger",
-    "confusion_matrix": "callbacks.confusion_matrix:ConfusionMatrix",
-    "learning_rate_logger": "callbacks.learning_rate_logger:LearningRateLogger",
-    "throughput": "callbacks.throughput:Throughput",
-    "generated_samples": "callbacks.generated_samples:GeneratedSamples",
-    "reconstructions": "callbacks.reconstructions:Reconstructions",
+    "epoch_logger": "strata.callbacks.epoch_logger:EpochLogger",
+    "terminate_on_nan": "strata.callbacks.divergence_guard:DivergenceGuard",
+    "config_text": "strata.callbacks.config_text:ConfigText",
+    "hparams": "strata.callbacks.hparams_logger:HParamsLogger",
+    "confusion_matrix": "strata.callbacks.confusion_matrix:ConfusionMatrix",
+    "learning_rate_logger": "strata.callbacks.learning_rate_logger:LearningRateLogger",
+    "throughput": "strata.callbacks.throughput:Throughput",
+    "generated_samples": "strata.callbacks.generated_samples:GeneratedSamples",
+    "reconstructions": "strata.callbacks.reconstructions:Reconstructions",
 }
 
 
@@ -78,7 +77,7 @@ def _build(name: str, args, ctx: CallbackContext) -> list:
     if name == "csv_logger":
         return [cb.CSVLogger(str(run.root / args.filename), separator=args.separator, append=args.append)]
     if name == "backup":
-        from callbacks.atomic_backup import AtomicBackupAndRestore
+        from strata.callbacks.atomic_backup import AtomicBackupAndRestore
 
         return [AtomicBackupAndRestore(str(run.backup), **args.model_dump())]
     if name in CUSTOM:

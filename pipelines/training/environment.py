@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from pipelines.errors import ConfigError
+from strata.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def _strategy(trainer, tf):
     if choice == "multi_worker":
         if not os.environ.get("TF_CONFIG"):
             raise ConfigError("trainer.strategy=multi_worker needs the TF_CONFIG environment variable (cluster and task).")
-        from pipelines.training import multi_worker
+        from strata.training import multi_worker
 
         return multi_worker.strategy()
     if choice == "tpu":

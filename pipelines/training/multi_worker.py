@@ -60,11 +60,11 @@ def strategy():
     try:
         config = cluster()
     except json.JSONDecodeError as ex:
-        from pipelines.errors import ConfigError
+        from strata.errors import ConfigError
 
         raise ConfigError(f"TF_CONFIG: not valid JSON ({ex}).") from None
     if "cluster" not in config or "task" not in config:
-        from pipelines.errors import ConfigError
+        from strata.errors import ConfigError
 
         raise ConfigError('TF_CONFIG: needs "cluster" and "task" keys, e.g. '
                           '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}')

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import keras
-
-from pipelines.config.schema import OptimizerConfig, ScheduleConfig
+from strata.config.schema import OptimizerConfig, ScheduleConfig
 
 
 def learning_rate(cfg: OptimizerConfig, total_steps: int):

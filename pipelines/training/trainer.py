@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.config.schema import RootConfig
-from pipelines.errors import ConfigError
-from pipelines.formatting import metric_value
-from pipelines.run_dir import RunDir, atomic_path, write_json_atomic
+from strata.config.schema import RootConfig
+from strata.errors import ConfigError
+from strata.formatting import metric_value
+from strata.run_dir import RunDir, atomic_path, write_json_atomic
 
 log = logging.getLogger("strata.train")
 
@@ -44,7 +44,7 @@ def train(config: RootConfig, raw_config: Any = None) -> TrainResult:
 def _is_chief(config: RootConfig) -> bool:
     if config.trainer.strategy not in ("auto", "multi_worker"):
         return True
-    from pipelines.training import multi_worker
+    from strata.training import multi_worker
 
     return multi_worker.is_chief()
 
@@ -109,7 +109,7 @@ def steps_per_execution(trainer, steps: int) -> int:
     and 1 across several machines."""
     if trainer.steps_per_execution != "auto":
         return int(trainer.steps_per_execution)
-    from pipelines.training.multi_worker import is_multi_worker
+    from strata.training.multi_worker import is_multi_worker
 
     if is_multi_worker():
         return 1
@@ -117,17 +117,17 @@ def steps_per_execution(trainer, steps: int) -> int:
 
 
 def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True) -> TrainResult:
-    from pipelines.training import environment
+    from strata.training import environment
 
     started = time.perf_counter()
     strategy = environment.configure(config.trainer, config.seed)
 
-    import layers  # noqa: F401  (registers strata's layers for saving)
-    from pipelines.data.loading import load_data
-    from pipelines.export.exporter import export_model
-    from pipelines.models.builder import build_model, loss_and_metrics
-    from pipelines.training.callbacks import CallbackContext, build_callbacks
-    from pipelines.training.optimizers import build_optimizer
+    import strata.layers  # noqa: F401  (registers strata's layers for saving)
+    from strata.data.loading import load_data
+    from strata.export.exporter import export_model
+    from strata.models.builder import build_model, loss_and_metrics
+    from strata.training.callbacks import CallbackContext, build_callbacks
+    from strata.training.optimizers import build_optimizer
 
     bundle = load_data(config)
     trainer = config.trainer
@@ -160,7 +160,7 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
         train_ds = train_ds.repeat()
     if trainer.validation_steps and val_ds is not None:
         val_ds = val_ds.repeat()
-    from callbacks.divergence_guard import TrainingDiverged
+    from strata.callbacks.divergence_guard import TrainingDiverged
 
     try:
         history = model.fit(
@@ -197,7 +197,7 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
             callback.write_final_metrics(results)
 
     if chief:  # report.html with the run's plots; never fails the run (a problem is a warning)
-        from pipelines.report import report_after_training
+        from strata.report import report_after_training
 
         # training is over: let the report's predictions reuse the memory of the traced training
         # and evaluation functions and of the training pipelines, rather than add to it
