@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import keras
-from strata.callbacks.tensorboard_writer import SummaryWriter
+from strata.callbacks._base import Callback, CallbackArgs
+from strata.callbacks._summary_writer import SummaryWriter
+from strata.registry import CALLBACKS
 
 
-class ConfigText(keras.callbacks.Callback):
+@CALLBACKS.register("config_text", CallbackArgs)
+class ConfigText(Callback):
     """Writes a YAML text (the resolved config) once, as the `config` tag of TensorBoard's Text tab.
 
     Args:

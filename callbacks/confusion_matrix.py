@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import logging
 
-import keras
 import numpy as np
-from strata.callbacks.tensorboard_writer import SummaryWriter
+from pydantic import Field
+from strata.callbacks._base import Callback, CallbackArgs
+from strata.callbacks._summary_writer import SummaryWriter
+from strata.registry import CALLBACKS
 
 log = logging.getLogger(__name__)
 
 
-class ConfusionMatrix(keras.callbacks.Callback):
+class ConfusionMatrixArgs(CallbackArgs):
+    max_examples: int = Field(2000, ge=1)
+
+
+@CALLBACKS.register("confusion_matrix", ConfusionMatrixArgs)
+class ConfusionMatrix(Callback):
     """Predicts up to `max_examples` validation examples at each epoch's end and writes the
     confusion matrix (rows: true class, columns: predicted class) as the image `confusion_matrix`.
 
@@ -58,7 +65,7 @@ class ConfusionMatrix(keras.callbacks.Callback):
 
             self._predict = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
         for x, y in self.dataset:
-            probs = keras.ops.convert_to_numpy(self._predict(x)).astype("float32")
+            probs = np.asarray(self._predict(x)).astype("float32")
             predicted = (probs.reshape(len(probs), -1)[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 \
                 else probs.argmax(axis=-1)
             truth = np.asarray(y).reshape(len(predicted), -1)[:, 0].astype(int)

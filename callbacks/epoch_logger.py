@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import time
 
-import keras
+from strata.callbacks._base import Callback, CallbackArgs
 from strata.formatting import metric_value
+from strata.registry import CALLBACKS
 
 log = logging.getLogger("strata.train")
 
 
-class EpochLogger(keras.callbacks.Callback):
+@CALLBACKS.register("epoch_logger", CallbackArgs)
+class EpochLogger(Callback):
     """Logs each epoch's metrics and duration as one line.
 
     Args:

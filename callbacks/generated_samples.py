@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import logging
 
-import keras
 import numpy as np
-from strata.callbacks.image_grid import grid, image_feature, to_unit_range, zoom_for
-from strata.callbacks.tensorboard_writer import SummaryWriter
+from pydantic import Field
+from strata.callbacks._base import Callback, CallbackArgs
+from strata.callbacks._image_grid import grid, image_feature, to_unit_range, zoom_for
+from strata.callbacks._summary_writer import SummaryWriter
+from strata.registry import CALLBACKS
 
 log = logging.getLogger(__name__)
 
 
-class GeneratedSamples(keras.callbacks.Callback):
+class GeneratedSamplesArgs(CallbackArgs):
+    num_images: int = Field(16, ge=1, le=256)
+    seed: int = Field(0, ge=0)
+
+
+@CALLBACKS.register("generated_samples", GeneratedSamplesArgs)
+class GeneratedSamples(Callback):
     """At each epoch's end, generates `num_images` samples from fixed latent vectors and writes
     them as the image `generated_samples` (the same vectors every epoch, so the grid shows
     the generator's progress).
@@ -49,7 +57,7 @@ class GeneratedSamples(keras.callbacks.Callback):
         if self._latent is None:
             rng = np.random.default_rng(self.seed)
             self._latent = rng.standard_normal((self.num_images, self.model.latent_dim)).astype("float32")
-        return keras.ops.convert_to_numpy(self.model.generator(self._latent, training=False))
+        return np.asarray(self.model.generator(self._latent, training=False))
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf

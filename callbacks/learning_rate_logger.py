@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import keras
+from strata.callbacks._base import Callback, CallbackArgs
+from strata.registry import CALLBACKS
 
 
-class LearningRateLogger(keras.callbacks.Callback):
+@CALLBACKS.register("learning_rate_logger", CallbackArgs)
+class LearningRateLogger(Callback):
     """Puts `learning_rate` (the schedule's value at the end of the epoch) into the epoch logs,
     so the log line, `history.csv`, `history` and TensorBoard (`epoch_learning_rate`) show it.
 
@@ -20,6 +22,8 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
+        import keras
+
         optimizer = self.model.optimizer
         optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import logging
 
-import keras
 import numpy as np
-from strata.callbacks.image_grid import grid, image_feature, to_unit_range, zoom_for
-from strata.callbacks.tensorboard_writer import SummaryWriter
+from pydantic import Field
+from strata.callbacks._base import Callback, CallbackArgs
+from strata.callbacks._image_grid import grid, image_feature, to_unit_range, zoom_for
+from strata.callbacks._summary_writer import SummaryWriter
+from strata.registry import CALLBACKS
 
 log = logging.getLogger(__name__)
 
 
-class Reconstructions(keras.callbacks.Callback):
+class ReconstructionsArgs(CallbackArgs):
+    num_images: int = Field(8, ge=1, le=64)
+
+
+@CALLBACKS.register("reconstructions", ReconstructionsArgs)
+class Reconstructions(Callback):
     """At each epoch's end, reconstructs `num_images` fixed validation images and writes the
     image `reconstructions`: the inputs in the top row, their reconstructions below.
 
@@ -50,7 +57,7 @@ class Reconstructions(keras.callbacks.Callback):
         import tensorflow as tf
 
         output = self.model({self.input_name: self.images}, training=False)
-        reconstructed = keras.ops.convert_to_numpy(output).reshape(self.images.shape)
+        reconstructed = np.asarray(output).reshape(self.images.shape)
         pairs = to_unit_range(np.concatenate([self.images, reconstructed]), self.rescale)
         image = grid(pairs, columns=len(self.images), zoom=zoom_for(self.images.shape[1]))
         with self.writer.as_default():

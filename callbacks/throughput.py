@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
-import keras
+from strata.callbacks._base import Callback, CallbackArgs
+from strata.registry import CALLBACKS
 
 
-class Throughput(keras.callbacks.Callback):
+@CALLBACKS.register("throughput", CallbackArgs)
+class Throughput(Callback):
     """Puts `examples_per_second` into the epoch logs: training examples over the time from the
     epoch's start to its last training batch (validation excluded).
 

@@ -114,7 +114,8 @@ def test_learning_rate_and_throughput_land_in_the_epoch_logs_before_other_callba
 def test_callbacks_that_add_logs_are_ordered_first():
     from types import SimpleNamespace
 
-    from strata.training.callbacks import CallbackContext, build_callbacks
+    from strata.callbacks import CallbackContext
+    from strata.training.callbacks import build_callbacks
 
     config = SimpleNamespace(callbacks={"csv_logger": _args("csv_logger"), "throughput": _args("throughput")},
                              trainer=SimpleNamespace(steps_per_epoch=2, batch_size=8, epochs=1))
@@ -124,9 +125,9 @@ def test_callbacks_that_add_logs_are_ordered_first():
 
 
 def _args(name):
-    from strata.config.schema import CALLBACK_SCHEMAS
+    from strata.registry import CALLBACKS
 
-    return CALLBACK_SCHEMAS[name]()
+    return CALLBACKS.get(name).schema()
 
 
 def test_confusion_matrix_counts_predictions_and_renders_an_image(tiny, tmp_path):
@@ -152,7 +153,7 @@ def test_confusion_matrix_counts_predictions_and_renders_an_image(tiny, tmp_path
 
 
 def test_divergence_guard_raises_before_the_epoch_ends():
-    from strata.callbacks.divergence_guard import DivergenceGuard, TrainingDiverged
+    from strata.callbacks.terminate_on_nan import DivergenceGuard, TrainingDiverged
 
     guard = DivergenceGuard()
     guard.on_epoch_begin(2)
@@ -164,7 +165,7 @@ def test_divergence_guard_raises_before_the_epoch_ends():
 
 def test_hparams_are_the_usual_keys_with_plain_values():
     from omegaconf import OmegaConf
-    from strata.callbacks.hparams_logger import collect_hparams
+    from strata.callbacks.hparams import collect_hparams
 
     cfg = OmegaConf.create({"seed": 1, "model": {"family": "cnn", "name": "cnn"},
                             "optimizer": {"name": "adam", "learning_rate": 0.01, "schedule": {"name": "cosine"}},

@@ -1,9 +1,9 @@
 """The typed schema behind every config group.
 
 Each group is a pydantic model with `extra="forbid"`, so an unknown key, a wrong type or a value
-out of range is refused with the key's full path. Data sources and model families register their
-own schema by name (see `strata.data.registry` and `strata.models.registry`); this module
-holds the groups that have a single shape.
+out of range is refused with the key's full path. Data sources, model families and callbacks
+register their own schema by name, beside their code (see `strata.registry`); this module holds
+the groups that have a single shape.
 """
 
 from __future__ import annotations
@@ -115,98 +115,6 @@ class PathsConfig(StrictModel):
     output_dir: str
     data_dir: str
     run_dir: str
-
-
-# ----------------------------------------------------------------------------- callbacks
-
-
-class TensorBoardArgs(StrictModel):
-    update_freq: Literal["epoch", "batch"] | int = "epoch"
-    histogram_freq: int = Field(0, ge=0)
-    write_graph: bool = True
-    write_images: bool = False
-    write_steps_per_second: bool = False
-    profile_batch: int | list[int] | str = 0
-    embeddings_freq: int = Field(0, ge=0)
-
-
-class CheckpointArgs(StrictModel):
-    monitor: str = "val_loss"
-    mode: Literal["auto", "min", "max"] = "auto"
-    save_best: bool = True
-    save_last: bool = True
-
-
-class EarlyStoppingArgs(StrictModel):
-    monitor: str = "val_loss"
-    mode: Literal["auto", "min", "max"] = "auto"
-    patience: int = Field(5, ge=0)
-    min_delta: float = Field(0.0, ge=0)
-    restore_best_weights: bool = True
-    start_from_epoch: int = Field(0, ge=0)
-
-
-class ReduceLROnPlateauArgs(StrictModel):
-    monitor: str = "val_loss"
-    mode: Literal["auto", "min", "max"] = "auto"
-    factor: float = Field(0.5, gt=0, lt=1)
-    patience: int = Field(3, ge=0)
-    min_delta: float = Field(1e-4, ge=0)
-    cooldown: int = Field(0, ge=0)
-    min_lr: float = Field(0.0, ge=0)
-
-
-class CSVLoggerArgs(StrictModel):
-    filename: str = "history.csv"
-    separator: str = ","
-    append: bool = True
-
-
-class NoArgs(StrictModel):
-    pass
-
-
-class BackupArgs(StrictModel):
-    save_freq: Literal["epoch"] | int = "epoch"
-    delete_checkpoint: bool = False
-
-
-class ConfusionMatrixArgs(StrictModel):
-    max_examples: int = Field(2000, ge=1)
-
-
-class ImageSamplesArgs(StrictModel):
-    num_images: int = Field(16, ge=1, le=256)
-
-
-class GeneratedSamplesArgs(StrictModel):
-    num_images: int = Field(16, ge=1, le=256)
-    seed: int = Field(0, ge=0)
-
-
-class ReconstructionsArgs(StrictModel):
-    num_images: int = Field(8, ge=1, le=64)
-
-
-CALLBACK_SCHEMAS: dict[str, type[StrictModel]] = {
-    "tensorboard": TensorBoardArgs,
-    "checkpoint": CheckpointArgs,
-    "early_stopping": EarlyStoppingArgs,
-    "reduce_lr_on_plateau": ReduceLROnPlateauArgs,
-    "csv_logger": CSVLoggerArgs,
-    "terminate_on_nan": NoArgs,
-    "backup": BackupArgs,
-    "epoch_logger": NoArgs,
-    "config_text": NoArgs,
-    "hparams": NoArgs,
-    "learning_rate_logger": NoArgs,
-    "throughput": NoArgs,
-    "confusion_matrix": ConfusionMatrixArgs,
-    "image_samples": ImageSamplesArgs,
-    "generated_samples": GeneratedSamplesArgs,
-    "reconstructions": ReconstructionsArgs,
-}
-"""Callbacks a config can name under `callbacks:`; each entry's keys are its arguments."""
 
 
 # ----------------------------------------------------------------------------- root

@@ -13,10 +13,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
-from strata.config.schema import CALLBACK_SCHEMAS, RootConfig, StrictModel
-from strata.data.registry import get_source, source_names
+from strata.config.schema import RootConfig, StrictModel
 from strata.errors import ConfigError, suggestion
-from strata.models.registry import family_names, get_family
+from strata.registry import CALLBACKS, FAMILIES, SOURCES
 
 
 def validate(cfg: DictConfig | dict) -> RootConfig:
@@ -33,26 +32,8 @@ def validate(cfg: DictConfig | dict) -> RootConfig:
     container.pop("hydra", None)
 
     root = check_section(RootConfig, container, ())
-    data_cfg = root.data
-    source = data_cfg.get("source")
-    try:
-        entry = get_source(str(source))
-    except KeyError:
-        raise ConfigError(
-            f"data.source: unknown source '{source}', expected one of {', '.join(source_names())}."
-            f"{suggestion(str(source), source_names())}"
-        ) from None
-    root.data = check_section(entry.schema, data_cfg, ("data",))
-
-    family = root.model.get("family")
-    try:
-        fam = get_family(str(family))
-    except KeyError:
-        raise ConfigError(
-            f"model.family: unknown family '{family}', expected one of {', '.join(family_names())}."
-            f"{suggestion(str(family), family_names())}"
-        ) from None
-    root.model = check_section(fam.schema, root.model, ("model",))
+    root.data = check_section(SOURCES.get(root.data.get("source")).schema, root.data, ("data",))
+    root.model = check_section(FAMILIES.get(root.model.get("family")).schema, root.model, ("model",))
 
     callbacks = {}
     for name, args in (root.callbacks or {}).items():
@@ -61,14 +42,8 @@ def validate(cfg: DictConfig | dict) -> RootConfig:
         if isinstance(args, dict) and "_target_" in args:
             callbacks[name] = args
             continue
-        if name not in CALLBACK_SCHEMAS:
-            raise ConfigError(
-                f"callbacks.{name}: unknown callback, expected one of {', '.join(sorted(CALLBACK_SCHEMAS))} "
-                f"or an entry with _target_.{suggestion(name, CALLBACK_SCHEMAS)}"
-            )
-        if args is True:
-            args = {}
-        callbacks[name] = check_section(CALLBACK_SCHEMAS[name], args, ("callbacks", name))
+        schema = CALLBACKS.get(name, key=f"callbacks.{name}", alternatives=" or an entry with _target_").schema
+        callbacks[name] = check_section(schema, {} if args is True else args, ("callbacks", name))
     root.callbacks = callbacks
     return root
 

@@ -1,6 +1,3 @@
 """Data sources: each turns a `data:` config into train/validation/test splits and a description
-of the features and the task (`DataBundle`). Sources register themselves by name."""
-
-from strata.data.registry import SOURCES, get_source, register_source
-
-__all__ = ["SOURCES", "get_source", "register_source"]
+of the features and the task (`DataBundle`). A source is one `<name>_source.py` module here that
+registers itself in `strata.registry.SOURCES`."""

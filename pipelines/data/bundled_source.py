@@ -10,8 +10,8 @@ from typing import Literal
 
 import numpy as np
 from strata.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
-from strata.data.registry import register_source
 from strata.data.schema import DataConfig
+from strata.registry import SOURCES
 
 DATASETS = ("digits", "breast_cancer", "diabetes", "iris", "wine")
 
@@ -28,7 +28,7 @@ def _load_sklearn(name: str):
     return getattr(datasets, f"load_{name}")()
 
 
-@register_source("bundled", BundledConfig)
+@SOURCES.register("bundled", BundledConfig)
 def load(cfg: BundledConfig, seed: int) -> DataBundle:
     raw = _load_sklearn(cfg.name)
     y = np.asarray(raw.target)

@@ -15,9 +15,9 @@ from pydantic import Field
 from strata.config.schema import StrictModel
 from strata.data import file_paths, tables
 from strata.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
-from strata.data.registry import register_source
 from strata.data.schema import FileDataConfig
 from strata.errors import ConfigError, DataError, suggestion
+from strata.registry import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def feature_options(cfg: CsvConfig, kind: str) -> dict:
     return {}
 
 
-@register_source("csv", CsvConfig)
+@SOURCES.register("csv", CsvConfig)
 def load(cfg: CsvConfig, seed: int) -> DataBundle:
     files = file_paths.matching_files(cfg.path, cfg.base_dir)
     delimiter = tables.delimiter_of(cfg.delimiter, files)

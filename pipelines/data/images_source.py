@@ -18,9 +18,9 @@ from pydantic import Field
 from strata.config.schema import StrictModel
 from strata.data import file_paths, image_files
 from strata.data.bundle import DataBundle, Feature, Split, Task, split_indices
-from strata.data.registry import register_source
 from strata.data.schema import FileDataConfig
 from strata.errors import DataError
+from strata.registry import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _mixed_sizes(key: str, path, size: tuple[int, int], first, first_size: tuple
     )
 
 
-@register_source("images", ImagesConfig)
+@SOURCES.register("images", ImagesConfig)
 def load(cfg: ImagesConfig, seed: int) -> DataBundle:
     folder = file_paths.existing_folder(cfg.path, cfg.base_dir)
     paths, labels, classes = _scan(folder, "data.path")

@@ -13,9 +13,9 @@ from typing import Literal
 import numpy as np
 from strata.data.arrays import feature_for, task_for
 from strata.data.bundle import DataBundle, Split, split_indices
-from strata.data.registry import register_source
 from strata.data.schema import DataConfig
 from strata.errors import DataError
+from strata.registry import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def _as_text(sequences, module) -> np.ndarray:
     return np.array([" ".join(words.get(int(t), "?") for t in seq[1:]) for seq in sequences], dtype=object)
 
 
-@register_source("keras_dataset", KerasDatasetConfig)
+@SOURCES.register("keras_dataset", KerasDatasetConfig)
 def load(cfg: KerasDatasetConfig, seed: int) -> DataBundle:
     ((x_train, y_train), (x_test, y_test)), module = _download(cfg)
     if cfg.name in TEXTS:

@@ -6,8 +6,8 @@ import logging
 
 import numpy as np
 from strata.data.bundle import DataBundle
-from strata.data.registry import get_source
 from strata.errors import ConfigError, DataError
+from strata.registry import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ SUPERVISED = ("regression", "binary", "multiclass", "multilabel", "forecast")
 
 def load_data(config) -> DataBundle:
     """The data bundle of a validated config, with its task final and target statistics set."""
-    bundle = get_source(config.data.source).load(config.data, config.seed)
+    bundle = SOURCES.get(config.data.source).target(config.data, config.seed)
     task = bundle.task
     if config.task != "auto" and config.task != task.kind:
         _override_task(bundle, config.task)

@@ -14,9 +14,9 @@ from pydantic import Field
 from strata.data import file_paths
 from strata.data.arrays import feature_for, task_for
 from strata.data.bundle import DataBundle, Split, split_indices
-from strata.data.registry import register_source
 from strata.data.schema import FileDataConfig
 from strata.errors import DataError, suggestion
+from strata.registry import SOURCES
 
 
 class NpzConfig(FileDataConfig):
@@ -52,7 +52,7 @@ def _read(path: str, cfg: NpzConfig, key: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-@register_source("npz", NpzConfig)
+@SOURCES.register("npz", NpzConfig)
 def load(cfg: NpzConfig, seed: int) -> DataBundle:
     arrays = _read(cfg.path, cfg, "data.path")
     features, x = [], {}

@@ -15,9 +15,9 @@ from pydantic import Field
 from strata.data import file_paths, tables
 from strata.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
 from strata.data.csv_source import TextOptions, target_values
-from strata.data.registry import register_source
 from strata.data.schema import FileDataConfig
 from strata.errors import DataError
+from strata.registry import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class TextConfig(FileDataConfig):
     text: TextOptions = Field(default_factory=TextOptions)
 
 
-@register_source("text", TextConfig)
+@SOURCES.register("text", TextConfig)
 def load(cfg: TextConfig, seed: int) -> DataBundle:
     full = file_paths.resolve(cfg.path, cfg.base_dir)
     if full.is_dir():

@@ -18,9 +18,9 @@ from strata.config.schema import StrictModel
 from strata.data import file_paths
 from strata.data.arrays import task_for
 from strata.data.bundle import DataBundle, Feature, Split, input_name, split_indices
-from strata.data.registry import register_source
 from strata.data.schema import FileDataConfig
 from strata.errors import ConfigError, DataError, suggestion
+from strata.registry import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _features(cfg: TFRecordConfig, arrays: dict[str, np.ndarray]) -> tuple[list[
     return features, x
 
 
-@register_source("tfrecord", TFRecordConfig)
+@SOURCES.register("tfrecord", TFRecordConfig)
 def load(cfg: TFRecordConfig, seed: int) -> DataBundle:
     if not cfg.features:
         raise ConfigError(

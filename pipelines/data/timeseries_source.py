@@ -15,9 +15,9 @@ import numpy as np
 from pydantic import Field, model_validator
 from strata.data import file_paths, tables
 from strata.data.bundle import DataBundle, Feature, Split, Task
-from strata.data.registry import register_source
 from strata.data.schema import FileDataConfig
 from strata.errors import ConfigError, DataError, suggestion
+from strata.registry import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def series_values(cfg, files, key: str, columns: list[str] | None = None) -> tup
     return data.astype("float32"), columns
 
 
-@register_source("timeseries", TimeseriesConfig)
+@SOURCES.register("timeseries", TimeseriesConfig)
 def load(cfg: TimeseriesConfig, seed: int) -> DataBundle:
     files = file_paths.matching_files(cfg.path, cfg.base_dir)
     values, columns = series_values(cfg, files, "data.path")

@@ -9,7 +9,8 @@ import keras
 from strata.data.bundle import DataBundle, Task
 from strata.errors import ConfigError, suggestion
 from strata.models import heads, preprocessing
-from strata.models.registry import get_family
+from strata.models.losses import loss_names, metric_names
+from strata.registry import FAMILIES
 
 
 @dataclass
@@ -62,22 +63,23 @@ def build_model(model_cfg, bundle: DataBundle) -> keras.Model:
     A family with a task of its own (autoencoders: reconstruction, the GAN: generation) sets
     the bundle's task, so the loss, the metrics and task.json follow it.
     """
-    family = get_family(model_cfg.family)
-    if family.task is not None and bundle.task.kind != family.task:
+    family = FAMILIES.get(model_cfg.family)
+    family_task = family.info.get("task")
+    if family_task is not None and bundle.task.kind != family_task:
         if bundle.task.kind in ("reconstruction", "generation"):
             raise ConfigError(
-                f"model={model_cfg.family} learns {family.task}, but the config sets task={bundle.task.kind}. "
+                f"model={model_cfg.family} learns {family_task}, but the config sets task={bundle.task.kind}. "
                 "Use task=auto."
             )
-        bundle.task = Task(family.task, target=None)
-    elif family.task is None and bundle.task.kind in ("reconstruction", "generation"):
+        bundle.task = Task(family_task, target=None)
+    elif family_task is None and bundle.task.kind in ("reconstruction", "generation"):
         raise ConfigError(
             f"task={bundle.task.kind}: model={model_cfg.family} is supervised; use model=autoencoder, vae or gan "
             "(or task=auto)."
         )
     inputs = preprocessing.raw_inputs(bundle.features)
-    encoded = preprocessing.encode(bundle, inputs, model_cfg, family.sequence_inputs)
-    return family.build(BuildContext(model_cfg, bundle, inputs, encoded))
+    encoded = preprocessing.encode(bundle, inputs, model_cfg, family.info.get("sequence_inputs", False))
+    return family.target(BuildContext(model_cfg, bundle, inputs, encoded))
 
 
 def loss_and_metrics(model_cfg, task: Task) -> tuple[Any, list]:
@@ -96,7 +98,7 @@ def loss_and_metrics(model_cfg, task: Task) -> tuple[Any, list]:
     metrics = heads.default_metrics(task)
     if model_cfg.metrics is not None:
         metrics = [
-            _lookup(f"model.metrics[{i}]", name, keras.metrics.get, _metric_names())
+            _lookup(f"model.metrics[{i}]", name, keras.metrics.get, metric_names())
             for i, name in enumerate(model_cfg.metrics)
         ]
     return loss, metrics
@@ -107,13 +109,3 @@ def _lookup(key: str, name: str, getter, choices: list[str]):
         return getter(name)
     except (ValueError, TypeError):
         raise ConfigError(f"{key}: unknown name '{name}'.{suggestion(name, choices)}") from None
-
-
-def loss_names() -> list[str]:
-    return [n for n in dir(keras.losses) if not n.startswith("_") and n[0].islower()]
-
-
-def _metric_names() -> list[str]:
-    return ["accuracy", "auc", "mae", "mse", "rmse"] + [
-        n for n in dir(keras.metrics) if not n.startswith("_") and n[0].islower()
-    ]

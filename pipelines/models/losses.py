@@ -37,3 +37,15 @@ class StandardizedMeanSquaredError(keras.losses.Loss):
 
     def get_config(self):
         return {"std": self.std, "name": self.name, "reduction": self.reduction}
+
+
+def loss_names() -> list[str]:
+    """Every loss Keras knows by name (for `model.loss` suggestions)."""
+    return [n for n in dir(keras.losses) if not n.startswith("_") and n[0].islower()]
+
+
+def metric_names() -> list[str]:
+    """Every metric Keras knows by name, short forms first (for `model.metrics` suggestions)."""
+    return ["accuracy", "auc", "mae", "mse", "rmse"] + [
+        n for n in dir(keras.metrics) if not n.startswith("_") and n[0].islower()
+    ]

@@ -123,10 +123,11 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
     strategy = environment.configure(config.trainer, config.seed)
 
     import strata.layers  # noqa: F401  (registers strata's layers for saving)
+    from strata.callbacks import CallbackContext
     from strata.data.loading import load_data
     from strata.export.exporter import export_model
     from strata.models.builder import build_model, loss_and_metrics
-    from strata.training.callbacks import CallbackContext, build_callbacks
+    from strata.training.callbacks import build_callbacks
     from strata.training.optimizers import build_optimizer
 
     bundle = load_data(config)
@@ -160,7 +161,7 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
         train_ds = train_ds.repeat()
     if trainer.validation_steps and val_ds is not None:
         val_ds = val_ds.repeat()
-    from strata.callbacks.divergence_guard import TrainingDiverged
+    from strata.callbacks.terminate_on_nan import TrainingDiverged
 
     try:
         history = model.fit(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import time
 
-import keras
-from strata.callbacks.tensorboard_writer import SummaryWriter
+from strata.callbacks._base import Callback, CallbackArgs
+from strata.callbacks._summary_writer import SummaryWriter
+from strata.registry import CALLBACKS
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ ALWAYS = (
 IGNORED = ("hydra", "paths", "resume", "callbacks", "debug", "optimized_metric")
 
 
-class HParamsLogger(keras.callbacks.Callback):
+@CALLBACKS.register("hparams", CallbackArgs)
+class HParamsLogger(Callback):
     """Records hyperparameters when training begins and the final metrics after it, so that the
     runs under one `tensorboard --logdir` (a sweep's trials) line up in the HParams dashboard.
 

@@ -14,8 +14,8 @@ from typing import Literal
 from pydantic import Field
 from strata.config.schema import StrictModel
 from strata.errors import ConfigError
-from strata.models.registry import register_family
 from strata.models.schema import ModelConfig
+from strata.registry import FAMILIES
 
 
 class GeneratorConfig(StrictModel):
@@ -135,7 +135,7 @@ def _discriminator(ctx, cfg: GANConfig, feature):
     return keras.Model({feature.name: ctx.inputs[feature.name]}, logit, name="discriminator")
 
 
-@register_family("gan", GANConfig, task="generation")
+@FAMILIES.register("gan", GANConfig, task="generation")
 def build(ctx):
     from strata.layers import GAN
 

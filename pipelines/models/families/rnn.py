@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from strata.models.registry import register_family
 from strata.models.schema import ModelConfig
+from strata.registry import FAMILIES
 
 
 class RNNConfig(ModelConfig):
@@ -22,7 +22,7 @@ class RNNConfig(ModelConfig):
     head_dropout: float = Field(0.0, ge=0, lt=1)
 
 
-@register_family("rnn", RNNConfig, sequence_inputs=True)
+@FAMILIES.register("rnn", RNNConfig, sequence_inputs=True)
 def build(ctx):
     import keras
     from strata.models import sequences

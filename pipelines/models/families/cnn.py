@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from strata.models.registry import register_family
 from strata.models.schema import ModelConfig
+from strata.registry import FAMILIES
 
 
 class CNNConfig(ModelConfig):
@@ -22,7 +22,7 @@ class CNNConfig(ModelConfig):
     dropout: float = Field(0.25, ge=0, lt=1)
 
 
-@register_family("cnn", CNNConfig)
+@FAMILIES.register("cnn", CNNConfig)
 def build(ctx):
     import keras
     from strata.models.activations import activation_layer, check_activation

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 from strata.errors import ConfigError
-from strata.models.registry import register_family
 from strata.models.schema import ModelConfig
+from strata.registry import FAMILIES
 
 
 class AutoencoderConfig(ModelConfig):
@@ -144,7 +144,7 @@ def reconstruction_loss(cfg, reduction: str):
     """strata's ReconstructionLoss layer for `model.loss` (null: mse), the name checked."""
     from strata.errors import suggestion
     from strata.layers import ReconstructionLoss
-    from strata.models.builder import loss_names
+    from strata.models.losses import loss_names
 
     name = cfg.loss or "mse"
     try:
@@ -153,7 +153,7 @@ def reconstruction_loss(cfg, reduction: str):
         raise ConfigError(f"model.loss: unknown loss '{name}'.{suggestion(name, loss_names())}") from None
 
 
-@register_family("autoencoder", AutoencoderConfig, task="reconstruction")
+@FAMILIES.register("autoencoder", AutoencoderConfig, task="reconstruction")
 def build(ctx):
     import keras
 

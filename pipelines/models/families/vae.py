@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from strata.models.autoencoder import AutoencoderConfig, decode, encode, reconstruction_loss, reconstruction_target
-from strata.models.registry import register_family
+from strata.models.families.autoencoder import AutoencoderConfig, decode, encode, reconstruction_loss, reconstruction_target
+from strata.registry import FAMILIES
 
 
 class VAEConfig(AutoencoderConfig):
@@ -21,7 +21,7 @@ class VAEConfig(AutoencoderConfig):
     beta: float = Field(1.0, ge=0)
 
 
-@register_family("vae", VAEConfig, task="reconstruction")
+@FAMILIES.register("vae", VAEConfig, task="reconstruction")
 def build(ctx):
     import keras
     from strata.layers import VAESampling

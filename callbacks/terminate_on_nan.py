@@ -1,10 +1,13 @@
-"""Stops training at the first non-finite loss, before any checkpoint or backup can save it."""
+"""`terminate_on_nan`: stops training at the first non-finite loss, before any checkpoint or backup can
+save it."""
 
 from __future__ import annotations
 
 import math
 
-import keras
+import numpy as np
+from strata.callbacks._base import Callback, CallbackArgs
+from strata.registry import CALLBACKS
 
 
 class TrainingDiverged(RuntimeError):
@@ -23,7 +26,8 @@ class TrainingDiverged(RuntimeError):
         self.loss = loss
 
 
-class DivergenceGuard(keras.callbacks.Callback):
+@CALLBACKS.register("terminate_on_nan", CallbackArgs)
+class DivergenceGuard(Callback):
     """Raises `TrainingDiverged` at the first batch whose loss is NaN or infinite.
 
     Unlike `keras.callbacks.TerminateOnNaN` (which lets the epoch end, so the checkpoint and
@@ -49,6 +53,6 @@ class DivergenceGuard(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is None:
             return
-        value = float(keras.ops.convert_to_numpy(loss))
+        value = float(np.asarray(loss))
         if not math.isfinite(value):
             raise TrainingDiverged(self._epoch, batch, value)

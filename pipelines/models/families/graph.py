@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from strata.errors import ConfigError, suggestion
-from strata.models.registry import register_family
 from strata.models.schema import ModelConfig
+from strata.registry import FAMILIES
 
 KEY = "model"
 RESERVED = ("type", "name", "inputs")
@@ -76,7 +76,7 @@ def _check_structure(specs: list, key: str) -> None:
             raise ConfigError(f"{here}.inputs: expected a list of node names, got {inputs!r}.")
 
 
-@register_family("graph", GraphConfig)
+@FAMILIES.register("graph", GraphConfig)
 def build(ctx):
     import keras
 

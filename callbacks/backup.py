@@ -1,14 +1,23 @@
-"""Keras's BackupAndRestore, with backups that a crash cannot leave half-written."""
+"""`backup`: Keras's BackupAndRestore in `checkpoints/backup/`, with backups that a crash cannot leave
+half-written; `strata train resume=<run dir>` continues from it."""
 
 from __future__ import annotations
 
 import json
 import os
+from typing import Literal
 
-import keras
+from strata.callbacks._base import Callback, CallbackArgs
+from strata.registry import CALLBACKS
 
 
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+class BackupArgs(CallbackArgs):
+    save_freq: Literal["epoch"] | int = "epoch"
+    delete_checkpoint: bool = False
+
+
+@CALLBACKS.register("backup", BackupArgs)
+class AtomicBackupAndRestore(Callback):
     """`keras.callbacks.BackupAndRestore` whose weights and metadata are written aside, then
     renamed into place.
 
@@ -27,6 +36,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     >>> model.fit(x, y, epochs=10, callbacks=[AtomicBackupAndRestore("/tmp/backup")])
     """
+
+    keras_base = "BackupAndRestore"
+
+    @classmethod
+    def from_context(cls, ctx, **args) -> AtomicBackupAndRestore:
+        return cls(str(ctx.run.backup), **args)
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, model_validator
-from strata.models.registry import register_family
 from strata.models.schema import ModelConfig
+from strata.registry import FAMILIES
 
 
 class TransformerConfig(ModelConfig):
@@ -33,7 +33,7 @@ class TransformerConfig(ModelConfig):
         return self
 
 
-@register_family("transformer", TransformerConfig, sequence_inputs=True)
+@FAMILIES.register("transformer", TransformerConfig, sequence_inputs=True)
 def build(ctx):
     import keras
     from strata.layers import PositionalEmbedding, TransformerEncoderBlock

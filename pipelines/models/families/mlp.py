@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from strata.models.registry import register_family
 from strata.models.schema import ModelConfig
+from strata.registry import FAMILIES
 
 
 class MLPConfig(ModelConfig):
@@ -19,7 +19,7 @@ class MLPConfig(ModelConfig):
     l2: float = Field(0.0, ge=0)
 
 
-@register_family("mlp", MLPConfig)
+@FAMILIES.register("mlp", MLPConfig)
 def build(ctx):
     import keras
     from strata.models.activations import activation_layer

@@ -1,0 +1,2 @@
+"""Model families: one module per `model.family`, each registering its config schema and its
+builder in `strata.registry.FAMILIES`."""
