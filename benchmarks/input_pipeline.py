@@ -22,9 +22,10 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
 
-    import strata.train  # noqa: F401  (registers strata's resolvers)
     from hydra import compose, initialize_config_module
     from omegaconf import OmegaConf
+
+    import strata.train  # noqa: F401  (registers strata's resolvers)
     from strata.config.validate import validate
 
     with initialize_config_module(config_module="strata.conf", version_base="1.3"):

@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 from pydantic import Field
+
 from strata.callbacks._base import Callback, CallbackArgs
 from strata.callbacks._summary_writer import SummaryWriter
 from strata.registry import CALLBACKS

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+
 from strata.callbacks._base import CallbackArgs, CallbackContext
 from strata.registry import CALLBACKS
 

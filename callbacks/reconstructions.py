@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 from pydantic import Field
+
 from strata.callbacks._base import Callback, CallbackArgs
 from strata.callbacks._image_grid import grid, image_feature, to_unit_range, zoom_for
 from strata.callbacks._summary_writer import SummaryWriter

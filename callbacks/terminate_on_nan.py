@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from strata.callbacks._base import Callback, CallbackArgs
 from strata.registry import CALLBACKS
 

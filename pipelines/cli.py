@@ -124,6 +124,7 @@ def _expand_resume(args: list[str]) -> list[str]:
     if not resume:
         return args
     from omegaconf import OmegaConf
+
     from strata.run_dir import RunDir
 
     path = resume[-1].split("=", 1)[1]

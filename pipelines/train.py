@@ -32,6 +32,7 @@ def run(cfg: DictConfig) -> float | None:
     """Validates and trains one composed config; returns the optimized metric (for sweeps)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+
     from strata.config.validate import validate
     from strata.errors import UserError, UserErrorExit
 

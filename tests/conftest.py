@@ -50,10 +50,11 @@ def compose_raw(*overrides: str, root: Path | str = "/tmp/strata-root"):
     """The config tree composed with `overrides` as `strata train` composes it, outside a Hydra
     run: the `${hydra:...}` paths get concrete values under `root`, the hydra node is dropped.
     Not validated (see `compose_config`)."""
-    import strata.train  # noqa: F401  (registers strata's resolvers)
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
+
+    import strata.train  # noqa: F401  (registers strata's resolvers)
 
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module="strata.conf", version_base="1.3"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 import strata.train  # noqa: F401  (registers strata's resolvers)
 from strata.config.validate import validate
-
 from tests.conftest import compose_raw
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

@@ -83,9 +83,10 @@ def test_predict_input_missing_a_column_is_refused(houses, tmp_path):
 
 def test_saved_model_takes_raw_columns_and_matches_the_keras_model(houses):
     import keras
+    import tensorflow as tf
+
     import strata.layers  # noqa: F401
     import strata.models.losses  # noqa: F401
-    import tensorflow as tf
     from strata.commands.inputs import read_inputs
     from strata.commands.predict import predict_arrays
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from strata.errors import DataError
 
 
@@ -194,6 +195,7 @@ def test_streamed_images_decoded_by_tensorflow_match_pillow_exactly(tmp_path, tf
     pixels bit for bit; each such case is checked here on noisy pictures (PNG of every 8-bit
     mode, JPEG in colour and grey)."""
     from PIL import Image
+
     from strata.data import image_files
     from strata.data.images_source import _decoder
 
@@ -283,6 +285,7 @@ def test_tfrecord_with_a_feature_spec(tmp_path, tf):
 
 def test_keras_dataset_without_a_network(monkeypatch, tf):
     import keras
+
     from strata.data.keras_dataset_source import KerasDatasetConfig, load
 
     rng = np.random.default_rng(0)
@@ -314,6 +317,7 @@ def test_prediction_inputs_for_a_time_series_are_its_windows(tmp_path):
 
 def test_parquet_reads_like_csv(tmp_path):
     import pandas as pd
+
     from strata.data.csv_source import CsvConfig, load
 
     frame = pd.read_csv(_houses(tmp_path / "houses.csv"), keep_default_na=True)

@@ -46,8 +46,9 @@ def _digits(n=40):
 
 def test_saved_model_takes_raw_pixels_and_matches_the_keras_model(digits_run):
     import keras
-    import strata.layers  # noqa: F401
     import tensorflow as tf
+
+    import strata.layers  # noqa: F401
 
     images, _ = _digits()
     model = keras.saving.load_model(digits_run / "model.keras", safe_mode=True)

@@ -23,6 +23,7 @@ def _features(bundle: DataBundle) -> list[dict]:
 
 def _train(bundle: DataBundle, model_cfg, epochs: int):
     import keras
+
     from strata.models.builder import build_model, loss_and_metrics
 
     keras.utils.set_random_seed(0)
@@ -175,6 +176,7 @@ def test_predict_raw_batches_by_the_widest_activation_and_matches_the_model():
     """A small image that grows into many feature maps is predicted in batches sized by the
     widest layer output, not by its few input values, and the batched outputs are the model's."""
     import keras
+
     from strata.explain import explainer
 
     inputs = keras.Input((16, 16, 3), name="image")

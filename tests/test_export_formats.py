@@ -19,8 +19,9 @@ def run_copy(digits_run, tmp_path_factory):
 
 def _images_and_expected(run):
     import keras
-    import strata.layers  # noqa: F401
     from sklearn.datasets import load_digits
+
+    import strata.layers  # noqa: F401
 
     images = load_digits().images[:16].astype("float32")[..., None]
     model = keras.saving.load_model(run / "model.keras", safe_mode=True)

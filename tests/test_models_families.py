@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-import strata.train  # noqa: F401  (registers strata's resolvers)
 
+import strata.train  # noqa: F401  (registers strata's resolvers)
 from tests.conftest import compose_config
 
 keras = pytest.importorskip("keras")

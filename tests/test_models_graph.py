@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from strata.errors import ConfigError
 
+from strata.errors import ConfigError
 from tests.conftest import assert_user_error, compose_config, strata
 
 keras = pytest.importorskip("keras")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import string
 
-import strata.train  # noqa: F401  (registers strata's resolvers)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import strata.train  # noqa: F401  (registers strata's resolvers)
 from strata.config.hydra_errors import describe
 from strata.errors import UserError
-
 from tests.conftest import assert_user_error, compose_config, strata
 
 REAL_KEYS = [

@@ -6,12 +6,12 @@ from __future__ import annotations
 import random
 
 import numpy as np
-import strata.train  # noqa: F401  (registers strata's resolvers)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import strata.train  # noqa: F401  (registers strata's resolvers)
 from strata.config.validate import validate
 from strata.errors import UserError
-
 from tests.conftest import assert_user_error, compose_raw, strata
 
 

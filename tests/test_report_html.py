@@ -91,6 +91,7 @@ def test_a_report_that_fails_never_fails_training(tmp_path, caplog):
 def test_regression_and_classification_plots_from_predictions():
     pytest.importorskip("tensorflow")
     import keras
+
     from strata.data.bundle import DataBundle, Feature, Split, Task
     from strata.report.task_results import task_results
 

@@ -97,6 +97,7 @@ def tiny():
 
 def test_learning_rate_and_throughput_land_in_the_epoch_logs_before_other_callbacks_read_them(tiny, tmp_path):
     import keras
+
     from strata.callbacks.learning_rate_logger import LearningRateLogger
     from strata.callbacks.throughput import Throughput
 
@@ -132,6 +133,7 @@ def _args(name):
 
 def test_confusion_matrix_counts_predictions_and_renders_an_image(tiny, tmp_path):
     import tensorflow as tf
+
     from strata.callbacks.confusion_matrix import ConfusionMatrix
 
     model, x, y = tiny
@@ -165,6 +167,7 @@ def test_divergence_guard_raises_before_the_epoch_ends():
 
 def test_hparams_are_the_usual_keys_with_plain_values():
     from omegaconf import OmegaConf
+
     from strata.callbacks.hparams import collect_hparams
 
     cfg = OmegaConf.create({"seed": 1, "model": {"family": "cnn", "name": "cnn"},

@@ -19,8 +19,9 @@ def _digits(n=20):
 
 def _load(run):
     import keras
-    import strata.layers  # noqa: F401
     import tensorflow as tf
+
+    import strata.layers  # noqa: F401
 
     model = keras.saving.load_model(run / "model.keras", safe_mode=True)
     serve = tf.saved_model.load(str(run / "export" / "saved_model")).signatures["serving_default"]
@@ -64,6 +65,7 @@ def test_mixed_bfloat16_learns_and_profiles_a_batch_range(tmp_path):
 def test_missing_accelerators_are_clear_config_errors(monkeypatch):
     """Checked before any strategy or device is touched (in-process: no training starts)."""
     import tensorflow as tf
+
     from strata.config.schema import TrainerConfig
     from strata.errors import ConfigError
     from strata.training import environment

@@ -113,6 +113,7 @@ def _probe() -> None:
     import keras
     import numpy as np
     import tensorflow as tf
+
     from strata.training import multi_worker
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()

@@ -46,6 +46,7 @@ def test_resume_after_sigkill_finishes_the_remaining_epochs(tmp_path):
     assert f"run finished: {EPOCHS} epochs" in resumed.out
 
     import keras
+
     from strata import layers  # noqa: F401  (registers strata's layers)
 
     model = keras.saving.load_model(run / "model.keras", safe_mode=True)

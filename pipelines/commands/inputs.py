@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from strata.data import image_files, tables
 from strata.errors import DataError, suggestion
 

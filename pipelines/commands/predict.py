@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from strata.commands import args as cli_args
 from strata.commands.inputs import read_inputs
 from strata.commands.run_loading import load_config, load_model, load_task

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from omegaconf import OmegaConf
+
 from strata.errors import DataError
 from strata.run_dir import RunDir
 
@@ -34,6 +35,7 @@ def load_model(run: RunDir, compile: bool = True):
 
     import_tensorflow()
     import keras
+
     import strata.layers  # noqa: F401  (registers strata's layers)
     import strata.models.losses  # noqa: F401  (registers strata's losses)
 

@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
+
 from strata.config.schema import RootConfig, StrictModel
 from strata.errors import ConfigError, suggestion
 from strata.registry import CALLBACKS, FAMILIES, SOURCES

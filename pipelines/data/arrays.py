@@ -8,6 +8,7 @@ say the task: integer labels are classes, 0/1 rows are multilabel, other numbers
 from __future__ import annotations
 
 import numpy as np
+
 from strata.data.bundle import Feature, Task, input_name
 from strata.errors import DataError
 

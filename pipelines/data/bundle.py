@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from strata.data.schema import PipelineConfig
 
 FEATURE_KINDS = ("numeric", "categorical", "text", "image", "sequence")
@@ -271,60 +272,3 @@ def _as_model_input(values: np.ndarray, feature: Feature) -> np.ndarray:
     if feature.dtype == "string":
         return values.astype(str).astype(object)
     return values.astype(feature.dtype)
-
-
-def split_indices(
-    n: int,
-    validation: float,
-    test: float,
-    seed: int,
-    stratify: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Shuffled train/validation/test index arrays (see `_split_indices`); too few rows to split
-    is the data's problem, reported as a `DataError`."""
-    try:
-        return _split_indices(n, validation, test, seed, stratify)
-    except ValueError as ex:
-        from strata.errors import DataError
-
-        raise DataError(
-            f"data: {n} rows are too few to split into train/validation/test "
-            f"(data.split.validation={validation}, data.split.test={test}): {str(ex).splitlines()[0]}"
-        ) from None
-
-
-def _split_indices(
-    n: int,
-    validation: float,
-    test: float,
-    seed: int,
-    stratify: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Shuffled train/validation/test index arrays; stratified by `stratify` when given."""
-    from sklearn.model_selection import train_test_split
-
-    index = np.arange(n)
-    parts: dict[str, np.ndarray] = {}
-    rest, rest_strat = index, stratify
-    if test > 0:
-        rest, parts["test"] = train_test_split(
-            rest, test_size=test, random_state=seed, stratify=_usable(rest_strat, test)
-        )
-        rest_strat = None if stratify is None else stratify[rest]
-    if validation > 0:
-        fraction = validation / (1 - test)
-        rest, parts["validation"] = train_test_split(
-            rest, test_size=fraction, random_state=seed + 1, stratify=_usable(rest_strat, fraction)
-        )
-    parts["train"] = rest
-    return parts
-
-
-def _usable(stratify: np.ndarray | None, fraction: float = 0.5) -> np.ndarray | None:
-    """Stratify only when every class has at least two members and each side of the split can
-    hold one of every class (scikit-learn's requirements)."""
-    if stratify is None:
-        return None
-    _, counts = np.unique(stratify, return_counts=True)
-    smaller = min(fraction, 1 - fraction) * len(stratify)
-    return stratify if counts.min() >= 2 and smaller >= len(counts) else None

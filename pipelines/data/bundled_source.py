@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from strata.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
+
+from strata.data.bundle import DataBundle, Feature, Split, Task, input_name
 from strata.data.schema import DataConfig
+from strata.data.splits import split_rows
 from strata.registry import SOURCES
 
 DATASETS = ("digits", "breast_cancer", "diabetes", "iris", "wine")
@@ -51,12 +53,7 @@ def load(cfg: BundledConfig, seed: int) -> DataBundle:
         classes = [str(c) for c in (names if names is not None else np.unique(y))]
         task = Task("binary" if len(classes) == 2 else "multiclass", target="target", classes=classes)
         y = y.astype("int32")
-        stratify = y if cfg.split.stratify else None
+        stratify = y
 
-    split_seed = cfg.split.seed if cfg.split.seed is not None else seed
-    index = split_indices(len(y), cfg.split.validation, cfg.split.test, split_seed, stratify)
-    full = Split(columns, y)
-    splits = {name: full.take(idx) for name, idx in index.items()}
-    if cfg.limit is not None:
-        splits["train"] = splits["train"].take(np.arange(min(cfg.limit, len(splits["train"]))))
+    splits = split_rows(cfg, seed, Split(columns, y), stratify=stratify)
     return DataBundle(features, task, splits, cfg.pipeline, seed)

@@ -14,34 +14,24 @@ import csv
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
 from strata.data import tables
 from strata.data.bundle import DataBundle, Split, Task, with_length
-from strata.data.csv_source import CsvConfig, plan_columns, read_options
+from strata.data.columns import plan_columns, read_options
+from strata.data.splits import SPLITS, row_hash, split_of_rows, split_seed
 from strata.errors import DataError
+
+if TYPE_CHECKING:  # for annotations only: csv_source imports this module
+    from strata.data.csv_source import CsvConfig
 
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 50_000
 HELD_OUT_SAMPLE = 2_000
-BUCKETS = 1_000_000
 NUMBER = r"\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|[iI]nf|[iI]nfinity|[nN]a[nN])\s*"
-
-
-def split_buckets(index, seed: int):
-    """A number in [0, 1) per row index, the same in the checking pass and in tf.data."""
-    import tensorflow as tf
-
-    keys = tf.strings.join([tf.strings.as_string(tf.cast(index, tf.int64)), tf.constant(f"/{seed}")])
-    return tf.cast(tf.strings.to_hash_bucket_fast(keys, BUCKETS), tf.float64) / BUCKETS
-
-
-def split_of(u: np.ndarray, validation: float, test: float) -> np.ndarray:
-    return np.where(u < test, 2, np.where(u < test + validation, 1, 0))
-
-
-SPLIT_NAMES = ("train", "validation", "test")
 
 
 @dataclass
@@ -67,7 +57,7 @@ class StreamingCsvBundle(DataBundle):
     def dataset(self, split: str, batch_size: int, training: bool = False, with_targets: bool = True):
         import tensorflow as tf
 
-        wanted = SPLIT_NAMES.index(split)
+        wanted = SPLITS.index(split)
         validation, test = self.fractions
         skip = 1 if self.header else 0
         files = tf.data.Dataset.from_tensor_slices([str(f) for f in self.files])
@@ -75,9 +65,7 @@ class StreamingCsvBundle(DataBundle):
         lines = lines.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)
 
         def in_split(i, batch):
-            u = split_buckets(i, self.split_seed)
-            part = tf.where(u < test, 2, tf.where(u < test + validation, 1, 0))
-            return tf.boolean_mask(batch, tf.equal(part, wanted))
+            return tf.boolean_mask(batch, tf.equal(split_of_rows(i, self.split_seed, validation, test), wanted))
 
         # the split of each row, decided on blocks of lines (one vectorized hash per block)
         ds = lines.enumerate().batch(8192).map(in_split, num_parallel_calls=self.parallel_calls()).unbatch()
@@ -159,12 +147,12 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
     head_target = head.frame[cfg.target].to_numpy(dtype=str)
     kind = tables.infer_task(head_target[~tables.missing_mask(head_target, missing)], cfg.max_classes)
 
-    split_seed = cfg.split.seed if cfg.split.seed is not None else seed
+    seed_of_split = split_seed(cfg, seed)
     fractions = (cfg.split.validation, cfg.split.test)
-    counts = dict.fromkeys(SPLIT_NAMES, 0)
-    file_rows = dict.fromkeys(SPLIT_NAMES, 0)
+    counts = dict.fromkeys(SPLITS, 0)
+    file_rows = dict.fromkeys(SPLITS, 0)
     labels: dict[str, str] = {}  # raw label -> class name
-    samples: dict[str, list] = {s: [] for s in SPLIT_NAMES}  # (priority, x dict, raw target) chunks
+    samples: dict[str, list] = {s: [] for s in SPLITS}  # (priority, x dict, raw target) chunks
     row0 = 0
     for f in files:
         offset = 0
@@ -172,7 +160,7 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
             chunk = chunk.reset_index(drop=True)
             table = tables.Table(chunk, [f], [-offset], cfg.header)
             index = np.arange(row0, row0 + len(chunk))
-            part = split_of(split_buckets(index, split_seed).numpy(), *fractions)
+            part = split_of_rows(index, seed_of_split, *fractions).numpy()
             target = chunk[cfg.target].to_numpy(dtype=str)
             present = ~tables.missing_mask(target, missing)
             x = _features_of(cfg, table, layout)
@@ -184,8 +172,8 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
             else:
                 for raw in set(np.char.strip(target[present].astype(str)).tolist()):
                     labels.setdefault(raw, tables.canonical_label(raw))
-            priority = split_buckets(index, split_seed + 7919).numpy()
-            for s, name in enumerate(SPLIT_NAMES):
+            priority = row_hash(index, seed_of_split + 7919).numpy()
+            for s, name in enumerate(SPLITS):
                 rows = np.flatnonzero((part == s) & present)
                 counts[name] += len(rows)
                 file_rows[name] += int((part == s).sum())
@@ -208,7 +196,7 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
     index = {c: i for i, c in enumerate(task.classes or [])}
     label_index = {raw: index[name] for raw, name in labels.items()}
     splits = {}
-    for name in SPLIT_NAMES:
+    for name in SPLITS:
         if counts[name] == 0:
             continue
         x, raw = _merged(samples[name], features)
@@ -221,7 +209,7 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
     return StreamingCsvBundle(
         features, task, splits, cfg.pipeline, seed,
         files=list(files), delimiter=delimiter, header=cfg.header, columns=columns,
-        missing=sorted(missing), counts=counts, file_rows=file_rows, label_index=label_index, fractions=fractions, split_seed=split_seed,
+        missing=sorted(missing), counts=counts, file_rows=file_rows, label_index=label_index, fractions=fractions, split_seed=seed_of_split,
     )
 
 

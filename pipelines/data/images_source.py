@@ -15,10 +15,12 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
+
 from strata.config.schema import StrictModel
 from strata.data import file_paths, image_files
-from strata.data.bundle import DataBundle, Feature, Split, Task, split_indices
+from strata.data.bundle import DataBundle, Feature, Split, Task
 from strata.data.schema import FileDataConfig
+from strata.data.splits import separate_files, split_rows
 from strata.errors import DataError
 from strata.registry import SOURCES
 
@@ -107,33 +109,20 @@ def load(cfg: ImagesConfig, seed: int) -> DataBundle:
     feature = Feature("image", "image", shape=shape, dtype="float32", column="image", options=options)
     task = Task("binary" if len(classes) == 2 else "multiclass", target="label", classes=classes)
 
-    split_seed = cfg.split.seed if cfg.split.seed is not None else seed
-    separate = {}
-    for split, path, key in (("validation", cfg.validation_path, "data.validation_path"), ("test", cfg.test_path, "data.test_path")):
-        if path:
-            sub = file_paths.existing_folder(path, cfg.base_dir, key)
-            sub_paths, sub_labels, sub_classes = _scan(sub, key)
-            unknown = sorted(set(sub_classes) - set(classes))
-            if unknown:
-                raise DataError(f"{key}: class folder '{unknown[0]}' in {sub} is not a class of data.path ({', '.join(classes)}).")
-            remap = np.array([classes.index(c) for c in sub_classes], dtype="int32")
-            separate[split] = (np.array([str(p) for p in sub_paths], dtype=object), remap[sub_labels])
+    separate, split_keys = {}, {}  # split_keys: the config key each split's files came from, for messages
+    for split, path, key in separate_files(cfg):
+        sub = file_paths.existing_folder(path, cfg.base_dir, key)
+        sub_paths, sub_labels, sub_classes = _scan(sub, key)
+        unknown = sorted(set(sub_classes) - set(classes))
+        if unknown:
+            raise DataError(f"{key}: class folder '{unknown[0]}' in {sub} is not a class of data.path ({', '.join(classes)}).")
+        remap = np.array([classes.index(c) for c in sub_classes], dtype="int32")
+        separate[split] = Split({"image": np.array([str(p) for p in sub_paths], dtype=object)}, remap[sub_labels])
+        split_keys[split] = key
 
-    all_paths = np.array([str(p) for p in paths], dtype=object)
-    index = split_indices(
-        len(labels),
-        0.0 if "validation" in separate else cfg.split.validation,
-        0.0 if "test" in separate else cfg.split.test,
-        split_seed,
-        labels if cfg.split.stratify else None,
-    )
-    parts = {name: (all_paths[idx], labels[idx]) for name, idx in index.items()}
-    parts.update(separate)
-    # the config key each split's files came from, for error messages
-    split_keys = {name: key for name, key in (("validation", "data.validation_path"), ("test", "data.test_path")) if name in separate}
-    if cfg.limit is not None:
-        p, y = parts["train"]
-        parts["train"] = (p[: cfg.limit], y[: cfg.limit])
+    # split the files' paths, then read (or stream) each split's images
+    everything = Split({"image": np.array([str(p) for p in paths], dtype=object)}, labels)
+    parts = {name: (part.x["image"], part.y) for name, part in split_rows(cfg, seed, everything, separate, labels).items()}
 
     total = sum(len(p) for p, _ in parts.values())
     decoded_mb = total * int(np.prod(shape)) / 2**20  # held as 8-bit pixels

@@ -11,9 +11,11 @@ import logging
 from typing import Literal
 
 import numpy as np
+
 from strata.data.arrays import feature_for, task_for
-from strata.data.bundle import DataBundle, Split, split_indices
+from strata.data.bundle import DataBundle, Split
 from strata.data.schema import DataConfig
+from strata.data.splits import split_rows
 from strata.errors import DataError
 from strata.registry import SOURCES
 
@@ -76,13 +78,10 @@ def load(cfg: KerasDatasetConfig, seed: int) -> DataBundle:
                              max_classes=100, classes=CLASS_NAMES.get(cfg.name))
     _, y_test = task_for(y_test, task.target, max_classes=100, classes=task.classes)
 
-    stratify = y_train if task.kind in ("binary", "multiclass") and cfg.split.stratify else None
-    split_seed = cfg.split.seed if cfg.split.seed is not None else seed
-    index = split_indices(len(y_train), cfg.split.validation, 0.0, split_seed, stratify)
-    full = Split({feature.name: x_train}, y_train)
-    splits = {name: full.take(idx) for name, idx in index.items()}
-    if cfg.split.test > 0:
-        splits["test"] = Split({feature.name: x_test}, y_test)
-    if cfg.limit is not None:
-        splits["train"] = splits["train"].take(np.arange(min(cfg.limit, len(splits["train"]))))
+    stratify = y_train if task.kind in ("binary", "multiclass") else None
+    # the data set's own test part is the test split (none with data.split.test=0)
+    test = Split({feature.name: x_test}, y_test)
+    splits = split_rows(cfg, seed, Split({feature.name: x_train}, y_train), {"test": test}, stratify)
+    if cfg.split.test == 0:
+        del splits["test"]
     return DataBundle([feature], task, splits, cfg.pipeline, seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+
 from strata.data.bundle import DataBundle
 from strata.errors import ConfigError, DataError
 from strata.registry import SOURCES

@@ -11,10 +11,12 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
+
 from strata.data import file_paths
 from strata.data.arrays import feature_for, task_for
-from strata.data.bundle import DataBundle, Split, split_indices
+from strata.data.bundle import DataBundle, Split
 from strata.data.schema import FileDataConfig
+from strata.data.splits import separate_files, split_rows
 from strata.errors import DataError, suggestion
 from strata.registry import SOURCES
 
@@ -63,24 +65,11 @@ def load(cfg: NpzConfig, seed: int) -> DataBundle:
     task, y = task_for(arrays[cfg.target], cfg.target, cfg.max_classes, cfg.classes)
 
     separate = {}
-    for split, path, key in (("validation", cfg.validation_path, "data.validation_path"), ("test", cfg.test_path, "data.test_path")):
-        if path:
-            extra = _read(path, cfg, key)
-            sx = {f.name: feature_for(name, extra[name])[1] for f, name in zip(features, cfg.inputs)}
-            _, sy = task_for(extra[cfg.target], cfg.target, cfg.max_classes, task.classes)
-            separate[split] = Split(sx, sy)
-    stratify = y if task.kind in ("binary", "multiclass") and cfg.split.stratify else None
-    split_seed = cfg.split.seed if cfg.split.seed is not None else seed
-    index = split_indices(
-        len(y),
-        0.0 if "validation" in separate else cfg.split.validation,
-        0.0 if "test" in separate else cfg.split.test,
-        split_seed,
-        stratify,
-    )
-    full = Split(x, y)
-    splits = {name: full.take(idx) for name, idx in index.items()}
-    splits.update(separate)
-    if cfg.limit is not None:
-        splits["train"] = splits["train"].take(np.arange(min(cfg.limit, len(splits["train"]))))
+    for split, path, key in separate_files(cfg):
+        extra = _read(path, cfg, key)
+        sx = {f.name: feature_for(name, extra[name])[1] for f, name in zip(features, cfg.inputs)}
+        _, sy = task_for(extra[cfg.target], cfg.target, cfg.max_classes, task.classes)
+        separate[split] = Split(sx, sy)
+    stratify = y if task.kind in ("binary", "multiclass") else None
+    splits = split_rows(cfg, seed, Split(x, y), separate, stratify)
     return DataBundle(features, task, splits, cfg.pipeline, seed)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from strata.errors import ConfigError, DataError, suggestion
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,12 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
+
 from strata.data import file_paths, tables
-from strata.data.bundle import DataBundle, Feature, Split, Task, input_name, split_indices
-from strata.data.csv_source import TextOptions, target_values
+from strata.data.bundle import DataBundle, Feature, Split, Task, input_name
+from strata.data.columns import TextOptions, target_values
 from strata.data.schema import FileDataConfig
+from strata.data.splits import separate_files, split_rows
 from strata.errors import DataError
 from strata.registry import SOURCES
 
@@ -52,24 +54,12 @@ def load(cfg: TextConfig, seed: int) -> DataBundle:
     feature = Feature(input_name(column), "text", (1,), "string", column=column, options=cfg.text.model_dump())
 
     separate = {}
-    for split, path, key in (("validation", cfg.validation_path, "data.validation_path"), ("test", cfg.test_path, "data.test_path")):
-        if path:
-            sub = file_paths.resolve(path, cfg.base_dir)
-            t, sy, _ = _folder(sub, cfg, key, task.classes) if sub.is_dir() else _table(cfg, path, key, task.classes)
-            separate[split] = Split({feature.name: t}, sy)
-    split_seed = cfg.split.seed if cfg.split.seed is not None else seed
-    index = split_indices(
-        len(y),
-        0.0 if "validation" in separate else cfg.split.validation,
-        0.0 if "test" in separate else cfg.split.test,
-        split_seed,
-        y if cfg.split.stratify else None,
-    )
-    whole = Split({feature.name: texts}, y)
-    splits = {name: whole.take(idx) for name, idx in index.items()}
-    splits.update(separate)
-    if cfg.limit is not None:
-        splits["train"] = splits["train"].take(np.arange(min(cfg.limit, len(splits["train"]))))
+    for split, path, key in separate_files(cfg):
+        sub = file_paths.resolve(path, cfg.base_dir)
+        t, sy, _ = _folder(sub, cfg, key, task.classes) if sub.is_dir() else _table(cfg, path, key, task.classes)
+        separate[split] = Split({feature.name: t}, sy)
+    stratify = y if task.kind in ("binary", "multiclass") else None
+    splits = split_rows(cfg, seed, Split({feature.name: texts}, y), separate, stratify)
     return DataBundle([feature], task, splits, cfg.pipeline, seed)
 
 

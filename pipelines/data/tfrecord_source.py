@@ -14,11 +14,13 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
+
 from strata.config.schema import StrictModel
 from strata.data import file_paths
 from strata.data.arrays import task_for
-from strata.data.bundle import DataBundle, Feature, Split, input_name, split_indices
+from strata.data.bundle import DataBundle, Feature, Split, input_name
 from strata.data.schema import FileDataConfig
+from strata.data.splits import separate_files, split_rows
 from strata.errors import ConfigError, DataError, suggestion
 from strata.registry import SOURCES
 
@@ -133,19 +135,9 @@ def load(cfg: TFRecordConfig, seed: int) -> DataBundle:
     features, x = _features(cfg, arrays)
     task, y = task_for(raw_y, cfg.target, cfg.max_classes, cfg.classes)
     separate = {}
-    for split, path, key in (("validation", cfg.validation_path, "data.validation_path"), ("test", cfg.test_path, "data.test_path")):
-        if path:
-            sa, sy = _read(cfg, path, key)
-            separate[split] = Split(_features(cfg, sa)[1], task_for(sy, cfg.target, cfg.max_classes, task.classes)[1])
-    stratify = y if task.kind in ("binary", "multiclass") and cfg.split.stratify else None
-    split_seed = cfg.split.seed if cfg.split.seed is not None else seed
-    index = split_indices(
-        len(y), 0.0 if "validation" in separate else cfg.split.validation,
-        0.0 if "test" in separate else cfg.split.test, split_seed, stratify,
-    )
-    full = Split(x, y)
-    splits = {name: full.take(idx) for name, idx in index.items()}
-    splits.update(separate)
-    if cfg.limit is not None:
-        splits["train"] = splits["train"].take(np.arange(min(cfg.limit, len(splits["train"]))))
+    for split, path, key in separate_files(cfg):
+        sa, sy = _read(cfg, path, key)
+        separate[split] = Split(_features(cfg, sa)[1], task_for(sy, cfg.target, cfg.max_classes, task.classes)[1])
+    stratify = y if task.kind in ("binary", "multiclass") else None
+    splits = split_rows(cfg, seed, Split(x, y), separate, stratify)
     return DataBundle(features, task, splits, cfg.pipeline, seed)

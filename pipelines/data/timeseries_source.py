@@ -13,9 +13,11 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
+
 from strata.data import file_paths, tables
 from strata.data.bundle import DataBundle, Feature, Split, Task
 from strata.data.schema import FileDataConfig
+from strata.data.splits import chronological
 from strata.errors import ConfigError, DataError, suggestion
 from strata.registry import SOURCES
 
@@ -112,14 +114,6 @@ def load(cfg: TimeseriesConfig, seed: int) -> DataBundle:
                       options={"columns": columns})
     task = Task("forecast", target=targets[0] if len(targets) == 1 else ",".join(targets), target_shape=target_shape)
 
-    n = len(starts)
-    n_test = int(round(n * cfg.split.test))
-    n_val = int(round(n * cfg.split.validation))
-    n_train = n - n_val - n_test
-    bounds = {"train": (0, n_train), "validation": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
-    full = Split({"series": x}, y)
-    splits = {name: full.take(np.arange(a, b)) for name, (a, b) in bounds.items()}
-    if cfg.limit is not None:
-        splits["train"] = splits["train"].take(np.arange(max(0, n_train - cfg.limit), n_train))
-    log.info("data: %d rows, %d columns -> %d windows (chronological split)", len(values), len(columns), n)
+    splits = chronological(cfg, Split({"series": x}, y))
+    log.info("data: %d rows, %d columns -> %d windows (chronological split)", len(values), len(columns), len(starts))
     return DataBundle([feature], task, splits, cfg.pipeline, seed)

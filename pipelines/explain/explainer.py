@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from strata.errors import ConfigError, suggestion
 
 METHODS = ("integrated_gradients", "saliency", "occlusion", "permutation")
@@ -150,6 +151,7 @@ def predict_raw(model, x: dict[str, np.ndarray], batch_size: int = 256) -> np.nd
     through Keras's compiled predict loop, traced once (permutation importance, occlusion), in
     batches sized so that the largest activation inside the model stays near PREDICT_VALUES."""
     import tensorflow as tf
+
     from strata.explain.model_split import _as_tensor
 
     n = len(next(iter(x.values())))

@@ -9,6 +9,7 @@ trapezoidal rule over `steps` intervals.
 from __future__ import annotations
 
 import numpy as np
+
 from strata.explain.model_split import SplitModel
 
 # interpolated examples per forward/backward pass; bounds memory, keeps a pass cheap on a CPU

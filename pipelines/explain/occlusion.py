@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from strata.explain.baselines import raw_baseline
 from strata.explain.raw_features import split_words
 

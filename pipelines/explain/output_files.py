@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from strata.explain.explainer import Explanation
 
 _TITLES = {
@@ -84,6 +85,7 @@ def _heatmaps(explanation: Explanation, name: str, out: Path, method: str) -> li
 
 def _text(explanation: Explanation, name: str, out: Path, method: str) -> list[Path]:
     import pandas as pd
+
     from strata.explain.text_page import text_page
 
     rows, records = [], []

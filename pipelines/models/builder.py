@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
+
 from strata.data.bundle import DataBundle, Task
 from strata.errors import ConfigError, suggestion
 from strata.models import heads, preprocessing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+
 from strata.data.bundle import Task
 from strata.layers import Denormalize
 from strata.models.losses import StandardizedMeanSquaredError

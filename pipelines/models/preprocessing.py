@@ -11,6 +11,7 @@ from typing import Any
 
 import keras
 import numpy as np
+
 from strata.data.bundle import DataBundle, Feature
 from strata.layers import Impute
 

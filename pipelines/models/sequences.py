@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
+
 from strata.errors import ConfigError
 
 SEQUENCE_KINDS = ("text", "sequence", "image")

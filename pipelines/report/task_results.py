@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from strata.formatting import metric_value
 from strata.report import figures
 

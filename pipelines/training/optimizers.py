@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+
 from strata.config.schema import OptimizerConfig, ScheduleConfig
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field
+
 from strata.errors import ConfigError
 from strata.models.schema import ModelConfig
 from strata.registry import FAMILIES
@@ -45,6 +46,7 @@ class Target:
 def reconstruction_target(ctx) -> Target:
     """One image feature, or numeric features joined into one vector."""
     import keras
+
     from strata.layers import Denormalize
 
     features = ctx.bundle.features
@@ -90,6 +92,7 @@ def output_activation(cfg, target: Target) -> str:
 def encode(x, cfg, target: Target, prefix: str = "encoder"):
     """The encoder's hidden representation (before the bottleneck layer)."""
     import keras
+
     from strata.models.activations import activation_layer
 
     if cfg.architecture == "conv":
@@ -110,6 +113,7 @@ def encode(x, cfg, target: Target, prefix: str = "encoder"):
 def decode(z, cfg, target: Target, prefix: str = "decoder"):
     """From the latent code back to the target's shape, in the preprocessed space (float32)."""
     import keras
+
     from strata.models.activations import activation_layer
 
     out_activation = output_activation(cfg, target)

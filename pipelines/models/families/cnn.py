@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+
 from strata.models.schema import ModelConfig
 from strata.registry import FAMILIES
 
@@ -25,6 +26,7 @@ class CNNConfig(ModelConfig):
 @FAMILIES.register("cnn", CNNConfig)
 def build(ctx):
     import keras
+
     from strata.models.activations import activation_layer, check_activation
 
     cfg: CNNConfig = ctx.cfg

@@ -12,6 +12,7 @@ import math
 from typing import Literal
 
 from pydantic import Field
+
 from strata.config.schema import StrictModel
 from strata.errors import ConfigError
 from strata.models.schema import ModelConfig
@@ -60,6 +61,7 @@ def _sample_feature(ctx):
 
 def _generator(cfg: GANConfig, feature, bounded: bool, rescale: float | None):
     import keras
+
     from strata.models.activations import activation_layer
 
     g = cfg.generator
@@ -109,6 +111,7 @@ def _generator(cfg: GANConfig, feature, bounded: bool, rescale: float | None):
 
 def _discriminator(ctx, cfg: GANConfig, feature):
     import keras
+
     from strata.models.activations import activation_layer
 
     d = cfg.discriminator

@@ -23,6 +23,7 @@ import inspect
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
+
 from strata.errors import ConfigError, suggestion
 from strata.models.schema import ModelConfig
 from strata.registry import FAMILIES
@@ -154,6 +155,7 @@ class _Graph:
 def layer_classes() -> dict[str, type]:
     """Every layer a graph may name: strata's (layers/) and Keras's own."""
     import keras
+
     import strata.layers as strata_layers
 
     found = {}

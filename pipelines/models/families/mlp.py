@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+
 from strata.models.schema import ModelConfig
 from strata.registry import FAMILIES
 
@@ -22,6 +23,7 @@ class MLPConfig(ModelConfig):
 @FAMILIES.register("mlp", MLPConfig)
 def build(ctx):
     import keras
+
     from strata.models.activations import activation_layer
 
     cfg: MLPConfig = ctx.cfg

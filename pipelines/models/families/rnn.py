@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+
 from strata.models.schema import ModelConfig
 from strata.registry import FAMILIES
 
@@ -25,6 +26,7 @@ class RNNConfig(ModelConfig):
 @FAMILIES.register("rnn", RNNConfig, sequence_inputs=True)
 def build(ctx):
     import keras
+
     from strata.models import sequences
 
     cfg: RNNConfig = ctx.cfg

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, model_validator
+
 from strata.models.schema import ModelConfig
 from strata.registry import FAMILIES
 
@@ -36,6 +37,7 @@ class TransformerConfig(ModelConfig):
 @FAMILIES.register("transformer", TransformerConfig, sequence_inputs=True)
 def build(ctx):
     import keras
+
     from strata.layers import PositionalEmbedding, TransformerEncoderBlock
     from strata.models import sequences
     from strata.models.activations import check_activation

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+
 from strata.models.families.autoencoder import AutoencoderConfig, decode, encode, reconstruction_loss, reconstruction_target
 from strata.registry import FAMILIES
 
@@ -24,6 +25,7 @@ class VAEConfig(AutoencoderConfig):
 @FAMILIES.register("vae", VAEConfig, task="reconstruction")
 def build(ctx):
     import keras
+
     from strata.layers import VAESampling
 
     cfg: VAEConfig = ctx.cfg
