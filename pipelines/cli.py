@@ -125,7 +125,7 @@ def _expand_resume(args: list[str]) -> list[str]:
         return args
     from omegaconf import OmegaConf
 
-    from strata.run_dir import RunDir
+    from strata.run.layout import RunDir
 
     path = resume[-1].split("=", 1)[1]
     run = RunDir.existing(path, key="resume")

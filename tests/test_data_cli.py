@@ -63,13 +63,11 @@ def test_predict_from_another_folder_with_gaps_and_unseen_values(houses, tmp_pat
 
 def test_the_run_reloads_its_data_from_another_folder(houses, tmp_path, monkeypatch):
     """What `strata evaluate run=...` does: the recorded config finds houses.csv from anywhere."""
-    from strata.commands.run_loading import load_config
-    from strata.data.loading import load_data
-    from strata.run_dir import RunDir
+    from strata.run.finished import FinishedRun
 
     _, run = houses
     monkeypatch.chdir(tmp_path)
-    bundle = load_data(load_config(RunDir(run)))
+    bundle = FinishedRun.open(str(run)).data
     assert (bundle.size("train"), bundle.size("validation"), bundle.size("test")) == (160, 20, 20)
 
 
@@ -87,11 +85,13 @@ def test_saved_model_takes_raw_columns_and_matches_the_keras_model(houses):
 
     import strata.layers  # noqa: F401
     import strata.models.losses  # noqa: F401
-    from strata.commands.inputs import read_inputs
-    from strata.commands.predict import predict_arrays
+    from strata.run.description import RunDescription
+    from strata.run.inference import predict_raw
+    from strata.run.layout import RunDir
+    from strata.run.raw_inputs import read_inputs
 
     work, run = houses
-    features = json.loads((run / "task.json").read_text())["features"]
+    features = RunDescription.load(RunDir(run)).features
     x, ids = read_inputs(str(work / "new.csv"), features, None)
     assert np.isnan(x["area"][1, 0]) and x["city"][2, 0] == "" and x["city"][3, 0] == "west"
     signature = tf.saved_model.load(str(run / "export" / "saved_model")).signatures["serving_default"]
@@ -101,7 +101,7 @@ def test_saved_model_takes_raw_columns_and_matches_the_keras_model(houses):
         "city": (tf.string, (None, 1)), "remarks": (tf.string, (None, 1))}
     served = next(iter(signature(**{k: tf.constant(v) for k, v in x.items()}).values())).numpy()
     model = keras.saving.load_model(run / "model.keras", compile=False)
-    expected = predict_arrays(model, x)
+    expected = predict_raw(model, x)
     np.testing.assert_allclose(served, expected, rtol=1e-5)
     assert np.isfinite(served).all()
 

@@ -303,13 +303,13 @@ def test_keras_dataset_without_a_network(monkeypatch, tf):
 
 
 def test_prediction_inputs_for_a_time_series_are_its_windows(tmp_path):
-    from strata.commands.inputs import read_inputs
+    from strata.data.features import Feature
     from strata.data.timeseries_source import TimeseriesConfig
+    from strata.run.raw_inputs import read_inputs
 
     (tmp_path / "recent.csv").write_text("time,temp,load\n" + "".join(f"{i},{i * 0.1},{'NA' if i == 3 else i}\n" for i in range(12)))
     cfg = TimeseriesConfig(path="unused.csv", time_column="time", window=8)
-    feature = {"name": "series", "kind": "sequence", "shape": [8, 2], "dtype": "float32", "column": "temp,load",
-               "options": {"columns": ["temp", "load"]}}
+    feature = Feature("series", "sequence", (8, 2), "float32", column="temp,load", options={"columns": ["temp", "load"]})
     x, ids = read_inputs(str(tmp_path / "recent.csv"), [feature], cfg)
     assert x["series"].shape == (5, 8, 2) and ids == ["8", "9", "10", "11", "12"]
     assert x["series"][0, 3, 1] == pytest.approx(3.0)  # the gap is interpolated, as in training
@@ -330,7 +330,8 @@ def test_parquet_reads_like_csv(tmp_path):
 
 
 def test_in_memory_training_order_is_a_fresh_permutation_each_epoch_and_repeatable(tf):
-    from strata.data.bundle import DataBundle, Feature, Split, Task
+    from strata.data.bundle import DataBundle, Split
+    from strata.data.features import Feature, Task
 
     n = 203  # not a multiple of the batch: the last batch is partial
     x = {"a": np.arange(n, dtype="float32").reshape(-1, 1), "b": (np.arange(n) * 2).astype("float32").reshape(-1, 1)}

@@ -13,12 +13,8 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from strata.data.bundle import DataBundle, Feature, Split, Task  # noqa: E402
-
-
-def _features(bundle: DataBundle) -> list[dict]:
-    return [{"name": f.name, "kind": f.kind, "shape": list(f.shape), "dtype": f.dtype, "options": f.options}
-            for f in bundle.features]
+from strata.data.bundle import DataBundle, Split  # noqa: E402
+from strata.data.features import Feature, Task  # noqa: E402
 
 
 def _train(bundle: DataBundle, model_cfg, epochs: int):
@@ -63,19 +59,19 @@ def test_the_two_informative_columns_rank_first(two_of_ten, method):
 
     bundle, model = two_of_ten
     test = bundle.splits["test"]
-    explanation = explain(model, _features(bundle), test.x, bundle.task.to_dict(), method=method,
+    explanation = explain(model, bundle.features, test.x, bundle.task, method=method,
                           reference=bundle.splits["train"].x)
     assert set(explanation.mean_abs().index[:2]) == {"c2", "c7"}, explanation.mean_abs()
 
 
 def test_permutation_importance_ranks_the_two_informative_columns_first(two_of_ten):
-    from strata.explain.explainer import predict_raw
     from strata.explain.permutation import permutation_importance
+    from strata.run.inference import predict_raw
 
     bundle, model = two_of_ten
     test = bundle.splits["test"]
-    ranking = permutation_importance(lambda x: predict_raw(model, x), _features(bundle), test.x, test.y,
-                                     bundle.task.to_dict())
+    ranking = permutation_importance(lambda x: predict_raw(model, x), bundle.features, test.x, test.y,
+                                     bundle.task)
     assert set(ranking["feature"][:2]) == {"c2", "c7"}, ranking
     assert ranking["importance"][1] > 10 * max(ranking["importance"][2], 1e-6)
 
@@ -93,7 +89,7 @@ def test_integrated_gradients_sum_to_the_prediction_gap_on_a_table(two_of_ten):
     from strata.explain.explainer import explain
 
     bundle, model = two_of_ten
-    explanation = explain(model, _features(bundle), bundle.splits["test"].x, bundle.task.to_dict(),
+    explanation = explain(model, bundle.features, bundle.splits["test"].x, bundle.task,
                           steps=256, reference=bundle.splits["train"].x)
     _assert_complete(explanation)
     assert explanation.frame().shape[0] == bundle.size("test")
@@ -126,7 +122,7 @@ def test_integrated_gradients_are_complete_through_lookups_embeddings_and_text_b
 
     bundle, model = mixed_table
     x = {k: v[:40] for k, v in bundle.splits["train"].x.items()}
-    explanation = explain(model, _features(bundle), x, bundle.task.to_dict(), steps=256,
+    explanation = explain(model, bundle.features, x, bundle.task, steps=256,
                           reference=bundle.splits["train"].x)
     _assert_complete(explanation)
     for name in ("number", "small", "large", "review"):
@@ -138,8 +134,9 @@ def test_integrated_gradients_are_complete_through_lookups_embeddings_and_text_b
 
 
 def test_integrated_gradients_are_complete_per_token_through_a_masked_transformer():
-    from strata.explain.explainer import explain, predict_raw
+    from strata.explain.explainer import explain
     from strata.models.transformer import TransformerConfig
+    from strata.run.inference import predict_raw
 
     rng = np.random.default_rng(2)
     vocabulary = ["good", "bad", "film", "plot", "acting", "the", "a", "was", "very"]
@@ -151,7 +148,7 @@ def test_integrated_gradients_are_complete_per_token_through_a_masked_transforme
     cfg = TransformerConfig(family="transformer", name="t", embed_dim=8, num_heads=2, num_blocks=1, ff_dim=16, dropout=0.0)
     model = _train(bundle, cfg, epochs=3)
     x = {"text": np.array([["The film was VERY good!"], ["bad plot, bad acting"], ["a"]], dtype=object)}
-    explanation = explain(model, _features(bundle), x, bundle.task.to_dict(), steps=256)
+    explanation = explain(model, bundle.features, x, bundle.task, steps=256)
     _assert_complete(explanation)
     assert explanation.tokens["text"][0] == ["The", "film", "was", "VERY", "good!"]
     assert [len(w) for w in explanation.maps["text"]] == [5, 4, 1]
@@ -165,7 +162,7 @@ def test_saliency_and_occlusion_give_finite_attributions_for_every_feature(mixed
     bundle, model = mixed_table
     x = {k: v[:10] for k, v in bundle.splits["train"].x.items()}
     for method in ("saliency", "occlusion"):
-        explanation = explain(model, _features(bundle), x, bundle.task.to_dict(), method=method,
+        explanation = explain(model, bundle.features, x, bundle.task, method=method,
                               reference=bundle.splits["train"].x)
         for name, values in explanation.totals.items():
             assert np.isfinite(values).all(), (method, name)
@@ -177,15 +174,15 @@ def test_predict_raw_batches_by_the_widest_activation_and_matches_the_model():
     widest layer output, not by its few input values, and the batched outputs are the model's."""
     import keras
 
-    from strata.explain import explainer
+    from strata.run import inference
 
     inputs = keras.Input((16, 16, 3), name="image")
     h = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(inputs)
     outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(h))
     model = keras.Model({"image": inputs}, outputs)  # named raw inputs, as strata's builders make them
-    assert explainer.largest_activation(model) == 16 * 16 * 64
+    assert inference.largest_activation(model) == 16 * 16 * 64
     x = {"image": np.random.default_rng(0).uniform(0, 1, (300, 16, 16, 3)).astype("float32")}
-    assert 32 <= explainer.predict_batch_size(model, x) == explainer.PREDICT_VALUES // (16 * 16 * 64) < 300
+    assert 32 <= inference.predict_batch_size(model, x) == inference.PREDICT_VALUES // (16 * 16 * 64) < 300
     table = {"a": np.zeros((300, 1), "float32"), "b": np.zeros((300, 1), "float32")}
-    assert explainer.predict_batch_size(keras.Sequential([keras.Input((2,)), keras.layers.Dense(8)]), table) == 8192
-    np.testing.assert_allclose(explainer.predict_raw(model, x), model(x).numpy(), rtol=1e-5, atol=1e-5)
+    assert inference.predict_batch_size(keras.Sequential([keras.Input((2,)), keras.layers.Dense(8)]), table) == 8192
+    np.testing.assert_allclose(inference.predict_raw(model, x), model(x).numpy(), rtol=1e-5, atol=1e-5)

@@ -77,14 +77,15 @@ def test_a_report_that_fails_never_fails_training(tmp_path, caplog):
     from types import SimpleNamespace
 
     from strata.report import report_after_training
-    from strata.run_dir import RunDir
+    from strata.run.finished import FinishedRun
+    from strata.run.layout import RunDir
 
-    broken = SimpleNamespace(report=True)
+    broken = FinishedRun(RunDir(tmp_path), SimpleNamespace(report=True), None)
     with caplog.at_level("WARNING", logger="strata.report"):
-        assert report_after_training(broken, RunDir(tmp_path), model=object(), bundle=None) is None
+        assert report_after_training(broken, model=object(), bundle=None) is None
     assert "report.html not written" in caplog.text
-    off = SimpleNamespace(report=False)
-    assert report_after_training(off, RunDir(tmp_path), model=object(), bundle=None) is None
+    off = FinishedRun(RunDir(tmp_path), SimpleNamespace(report=False), None)
+    assert report_after_training(off, model=object(), bundle=None) is None
     assert not (tmp_path / "report.html").exists()
 
 
@@ -92,7 +93,8 @@ def test_regression_and_classification_plots_from_predictions():
     pytest.importorskip("tensorflow")
     import keras
 
-    from strata.data.bundle import DataBundle, Feature, Split, Task
+    from strata.data.bundle import DataBundle, Split
+    from strata.data.features import Feature, Task
     from strata.report.task_results import task_results
 
     rng = np.random.default_rng(0)
@@ -101,13 +103,13 @@ def test_regression_and_classification_plots_from_predictions():
     regression = keras.Model({"a": inputs}, keras.layers.Dense(1)(inputs))
     bundle = DataBundle([Feature("a", "numeric")], Task("regression", target="price"),
                         {"train": Split(x, x["a"][:, 0] * 2)})
-    results = task_results(regression, bundle, bundle.task.to_dict())
+    results = task_results(regression, bundle, bundle.task)
     assert [p.name for p in results.plots] == ["predicted_vs_actual", "residuals"] and results.split == "train"
 
     classifier = keras.Model({"a": inputs}, keras.layers.Dense(3, activation="softmax")(inputs))
     labels = rng.integers(0, 3, size=50)
     bundle = DataBundle([Feature("a", "numeric")], Task("multiclass", target="kind", classes=["x", "y", "z"]),
                         {"test": Split(x, labels), "train": Split(x, labels)})
-    results = task_results(classifier, bundle, bundle.task.to_dict())
+    results = task_results(classifier, bundle, bundle.task)
     assert [p.name for p in results.plots] == ["confusion_matrix", "precision_recall"] and results.split == "test"
     assert sum(row[-1] for row in results.tables[0].rows) == 50

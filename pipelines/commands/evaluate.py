@@ -5,24 +5,20 @@ from __future__ import annotations
 import json
 
 from strata.commands import args as cli_args
-from strata.commands.run_loading import load_config, load_model
 from strata.errors import ConfigError
-from strata.run_dir import RunDir
+from strata.run.finished import FinishedRun
 
 
 def main(argv: list[str]) -> dict[str, float]:
     opts = cli_args.parse(argv, "evaluate", {"run": None, "split": "test", "batch_size": None}, required=("run",))
-    run = RunDir.existing(opts["run"])
-    config = load_config(run)
+    finished = FinishedRun.open(opts["run"])
+    config = finished.config
     split = opts["split"]
     if split not in ("train", "validation", "test"):
         raise ConfigError(f"strata evaluate: split={split}, expected train, validation or test.")
     batch = int(opts["batch_size"]) if opts["batch_size"] else config.trainer.batch_size
-    model = load_model(run)
-
-    from strata.data.loading import load_data
-
-    bundle = load_data(config)
+    model = finished.model()
+    bundle = finished.data
     if split not in bundle.splits:
         raise ConfigError(f"strata evaluate: the run has no {split} split (data.split.{split} is 0).")
     values = model.evaluate(bundle.dataset(split, batch), verbose=0, return_dict=True)

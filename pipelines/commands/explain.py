@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from strata.commands import args as cli_args
-from strata.commands.inputs import read_inputs
-from strata.commands.run_loading import load_config, load_model, load_task
 from strata.errors import ConfigError, DataError, suggestion
 from strata.explain.explainer import METHODS
-from strata.run_dir import RunDir, atomic_path
+from strata.run.atomic import atomic_path
+from strata.run.finished import FinishedRun
+from strata.run.inference import predict_raw
+from strata.run.raw_inputs import read_inputs
 
 ARGS = {
     "run": None,  # the run directory
@@ -45,18 +46,16 @@ def main(argv: list[str]) -> Path:
     if importance not in ("auto", "true", "false"):
         raise ConfigError(f"strata explain: importance={importance}, expected auto, true or false.")
 
-    run = RunDir.existing(opts["run"])
-    config = load_config(run)
-    described = load_task(run)
-    features, task = described["features"], described["task"]
-    if task["kind"] in ("generation", "reconstruction"):
+    finished = FinishedRun.open(opts["run"])
+    config, features, task = finished.config, finished.features, finished.task
+    if task.kind in ("generation", "reconstruction"):
         raise ConfigError(
-            f"strata explain: run={opts['run']} is a {task['kind']} model; explain attributes the predictions of "
+            f"strata explain: run={opts['run']} is a {task.kind} model; explain attributes the predictions of "
             "classifiers, regressions and forecasts. Its report.html shows its samples or reconstructions."
         )
-    tabular = len(features) >= 2 and all(f["kind"] in ("numeric", "categorical", "text") for f in features)
+    tabular = len(features) >= 2 and all(f.kind in ("numeric", "categorical", "text") for f in features)
     if method == "permutation" and len(features) < 2:
-        only = ", ".join(f"{f['name']} ({f['kind']})" for f in features)
+        only = ", ".join(f"{f.name} ({f.kind})" for f in features)
         raise ConfigError(
             f"strata explain: method=permutation ranks the columns of a table; this model takes one input ({only}). "
             "Use method=integrated_gradients, saliency or occlusion."
@@ -68,14 +67,14 @@ def main(argv: list[str]) -> Path:
     from strata.explain.baselines import parse_baseline
 
     baseline = parse_baseline(opts["baseline"])
-    model = load_model(run, compile=False)
+    model = finished.model(compile=False)
 
     wants_importance = method == "permutation" or importance == "true" or (importance == "auto" and tabular)
-    needs_reference = baseline == "mean" and any(f["kind"] in ("numeric", "categorical", "sequence") for f in features)
-    bundle = _load_bundle(config) if (wants_importance or needs_reference) else None
+    needs_reference = baseline == "mean" and any(f.kind in ("numeric", "categorical", "sequence") for f in features)
+    bundle = finished.data if (wants_importance or needs_reference) else None
     reference = None
     if bundle is not None:
-        missing = sorted({f["name"] for f in features} - {f.name for f in bundle.features})
+        missing = sorted({f.name for f in features} - {f.name for f in bundle.features})
         if missing:
             raise DataError(
                 f"run={opts['run']}: the run's data, loaded again, lacks the model's inputs {', '.join(missing[:5])}; "
@@ -83,7 +82,7 @@ def main(argv: list[str]) -> Path:
             )
         reference = bundle.examples("train", 2000)[0]
 
-    from strata.explain.explainer import explain, predict_raw
+    from strata.explain.explainer import explain
 
     explanation = None
     if method != "permutation":
@@ -105,12 +104,12 @@ def main(argv: list[str]) -> Path:
                 repeats=repeats, seed=config.seed,
             )
 
-    output = Path(opts["output"]) if opts["output"] else run.root / "explain" / f"{Path(opts['input']).stem}_{method}"
+    output = Path(opts["output"]) if opts["output"] else finished.run.root / "explain" / f"{Path(opts['input']).stem}_{method}"
     from strata.explain.output_files import write_explanation
 
     with atomic_path(output, directory=True) as tmp:
         written = write_explanation(explanation, features, tmp, ranking)
-    columns = {f["name"]: f.get("column") or f["name"] for f in features}
+    columns = {f.name: f.source_column for f in features}
     _print_summary(explanation, ranking, output, [output / p.relative_to(tmp) for p in written], columns)
     return output
 
@@ -123,12 +122,6 @@ def _positive(opts: dict, key: str) -> int:
     if value < 1:
         raise ConfigError(f"strata explain: {key}={opts[key]}, expected a whole number of at least 1.")
     return value
-
-
-def _load_bundle(config):
-    from strata.data.loading import load_data
-
-    return load_data(config)
 
 
 def _print_summary(explanation, ranking, output: Path, written: list[Path], columns: dict[str, str]) -> None:

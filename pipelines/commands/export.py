@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from strata.commands import args as cli_args
-from strata.commands.run_loading import load_model
 from strata.config.schema import ExportConfig
 from strata.config.validate import check_section
-from strata.run_dir import RunDir
+from strata.run.finished import load_model
+from strata.run.layout import RunDir
 
 
 def main(argv: list[str]) -> str:

@@ -11,26 +11,26 @@ from pathlib import Path
 import numpy as np
 
 from strata.commands import args as cli_args
-from strata.commands.inputs import read_inputs
-from strata.commands.run_loading import load_config, load_model, load_task
-from strata.run_dir import RunDir, atomic_path
+from strata.data.features import Task
+from strata.run.atomic import atomic_path
+from strata.run.finished import FinishedRun
+from strata.run.inference import predict_raw
+from strata.run.raw_inputs import read_inputs
 
 
 def main(argv: list[str]) -> Path:
     opts = cli_args.parse(
         argv, "predict", {"run": None, "input": None, "output": None, "batch_size": "256"}, required=("run", "input")
     )
-    run = RunDir.existing(opts["run"])
-    config = load_config(run)
-    described = load_task(run)
-    model = load_model(run, compile=False)
-    if described["task"]["kind"] == "generation":  # a GAN: input= a count of samples or an .npy of latent vectors
-        x, ids = latent_inputs(opts["input"], model.latent_dim, config.seed)
+    finished = FinishedRun.open(opts["run"])
+    model = finished.model(compile=False)
+    if finished.task.kind == "generation":  # a GAN: input= a count of samples or an .npy of latent vectors
+        x, ids = latent_inputs(opts["input"], model.latent_dim, finished.config.seed)
     else:
-        x, ids = read_inputs(opts["input"], described["features"], config.data)
-    predictions = predict_arrays(model, x, int(opts["batch_size"]))
-    frame = to_frame(predictions, ids, described["task"])
-    output = Path(opts["output"]) if opts["output"] else run.root / "predictions" / f"{Path(opts['input']).stem}.csv"
+        x, ids = read_inputs(opts["input"], finished.features, finished.config.data)
+    predictions = predict_raw(model, x, int(opts["batch_size"]))
+    frame = to_frame(predictions, ids, finished.task)
+    output = Path(opts["output"]) if opts["output"] else finished.run.root / "predictions" / f"{Path(opts['input']).stem}.csv"
     with atomic_path(output) as tmp:
         frame.to_csv(tmp, index=False)
     print(f"wrote {len(frame)} predictions to {output}")
@@ -53,18 +53,11 @@ def latent_inputs(value: str, latent_dim: int, seed: int) -> tuple[np.ndarray, l
     return z.astype("float32"), [str(i) for i in range(len(z))]
 
 
-def predict_arrays(model, x: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices(x).batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    return np.asarray(model.predict(ds, verbose=0))
-
-
-def to_frame(predictions: np.ndarray, ids: list[str], task: dict):
+def to_frame(predictions: np.ndarray, ids: list[str], task: Task):
     import pandas as pd
 
     frame = pd.DataFrame({"id": ids})
-    kind, classes = task["kind"], task.get("classes") or []
+    kind, classes = task.kind, task.classes or []
     if kind == "binary":
         p = predictions.reshape(-1)
         frame["label"] = np.where(p >= 0.5, classes[1], classes[0])
@@ -80,7 +73,7 @@ def to_frame(predictions: np.ndarray, ids: list[str], task: dict):
         frame["labels"] = [" ".join(c for c, on in zip(classes, row >= 0.5) if on) for row in predictions]
     else:
         flat = predictions.reshape(len(ids), -1)
-        name = task.get("target") or {"reconstruction": "reconstruction", "generation": "sample"}.get(kind, "prediction")
+        name = task.target or {"reconstruction": "reconstruction", "generation": "sample"}.get(kind, "prediction")
         if flat.shape[1] == 1:
             frame[name] = flat[:, 0]
         else:

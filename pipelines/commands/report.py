@@ -9,17 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from strata.commands import args as cli_args
-from strata.run_dir import RunDir
+from strata.run.finished import FinishedRun
 
 
 def main(argv: list[str]) -> Path:
     opts = cli_args.parse(argv, "report", {"run": None}, required=("run",))
-    run = RunDir.existing(opts["run"])
+    finished = FinishedRun.open(opts["run"])
     from strata.report.builder import write_report
-    from strata.training.environment import import_tensorflow
 
-    import_tensorflow()
-    page = write_report(run)
+    page = write_report(finished)
     print(f"wrote {page}")
     print(f"open it: file://{page}")
     return page

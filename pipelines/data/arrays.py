@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from strata.data.bundle import Feature, Task, input_name
+from strata.data.features import Feature, Task, input_name
 from strata.errors import DataError
 
 

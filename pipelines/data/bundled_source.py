@@ -10,7 +10,8 @@ from typing import Literal
 
 import numpy as np
 
-from strata.data.bundle import DataBundle, Feature, Split, Task, input_name
+from strata.data.bundle import DataBundle, Split
+from strata.data.features import Feature, Task, input_name
 from strata.data.schema import DataConfig
 from strata.data.splits import split_rows
 from strata.registry import SOURCES

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from strata.config.schema import StrictModel
 from strata.data import tables
-from strata.data.bundle import Feature, Task, input_name
+from strata.data.features import Feature, Task, input_name
 from strata.errors import ConfigError, DataError, suggestion
 
 log = logging.getLogger(__name__)

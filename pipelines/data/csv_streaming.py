@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from strata.data import tables
-from strata.data.bundle import DataBundle, Split, Task, with_length
+from strata.data.bundle import DataBundle, Split, with_length
 from strata.data.columns import plan_columns, read_options
+from strata.data.features import Task
 from strata.data.splits import SPLITS, row_hash, split_of_rows, split_seed
 from strata.errors import DataError
 

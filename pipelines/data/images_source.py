@@ -18,7 +18,8 @@ from pydantic import Field
 
 from strata.config.schema import StrictModel
 from strata.data import file_paths, image_files
-from strata.data.bundle import DataBundle, Feature, Split, Task
+from strata.data.bundle import DataBundle, Split
+from strata.data.features import Feature, Task
 from strata.data.schema import FileDataConfig
 from strata.data.splits import separate_files, split_rows
 from strata.errors import DataError

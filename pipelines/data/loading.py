@@ -1,4 +1,6 @@
-"""Loads the configured data source and settles the task: from the data, or as the config says."""
+"""Loads the configured data source and settles the run's task, in one place: from the data,
+as the root `task` key says, or as the model family requires (autoencoders learn
+`reconstruction`, the GAN `generation`)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import logging
 import numpy as np
 
 from strata.data.bundle import DataBundle
+from strata.data.features import Task
 from strata.errors import ConfigError, DataError
-from strata.registry import SOURCES
+from strata.registry import FAMILIES, SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +21,28 @@ SUPERVISED = ("regression", "binary", "multiclass", "multilabel", "forecast")
 def load_data(config) -> DataBundle:
     """The data bundle of a validated config, with its task final and target statistics set."""
     bundle = SOURCES.get(config.data.source).target(config.data, config.seed)
+    settle_task(bundle, config.task, config.model.family)
+    for name in ("train", "validation", "test"):
+        if name in bundle.splits and bundle.size(name) == 0:
+            del bundle.splits[name]
+    if "train" not in bundle.splits:
+        raise DataError("data: the training split is empty; the data has too few rows for the split fractions.")
+    log.info(
+        "data: %s (%s), %s",
+        config.data.name,
+        bundle.task.kind,
+        ", ".join(f"{k} {bundle.size(k)}" for k in ("train", "validation", "test") if k in bundle.splits),
+    )
+    return bundle
+
+
+def settle_task(bundle: DataBundle, kind: str, family: str) -> None:
+    """Makes `bundle.task` the run's task: the data's own unless `kind` (the root `task` key) is not
+    `auto`, then the one the model family always learns, if any; checks that a classifier has two
+    classes, and sets a regression's target statistics."""
+    if kind != "auto" and kind != bundle.task.kind:
+        _override_task(bundle, kind)
     task = bundle.task
-    if config.task != "auto" and config.task != task.kind:
-        _override_task(bundle, config.task)
     if task.kind in ("binary", "multiclass") and task.num_classes < 2:
         raise DataError(
             f"data: target '{task.target}' has a single class ({(task.classes or ['?'])[0]!r}); "
@@ -30,18 +52,16 @@ def load_data(config) -> DataBundle:
         y = bundle.splits["train"].y.astype("float64").reshape(len(bundle.splits["train"]), -1)
         task.target_mean = np.nanmean(y, axis=0).tolist()
         task.target_std = np.maximum(np.nanstd(y, axis=0), 1e-8).tolist()
-    for name in ("train", "validation", "test"):
-        if name in bundle.splits and bundle.size(name) == 0:
-            del bundle.splits[name]
-    if "train" not in bundle.splits:
-        raise DataError("data: the training split is empty; the data has too few rows for the split fractions.")
-    log.info(
-        "data: %s (%s), %s",
-        config.data.name,
-        task.kind,
-        ", ".join(f"{k} {bundle.size(k)}" for k in ("train", "validation", "test") if k in bundle.splits),
-    )
-    return bundle
+    unsupervised = ("reconstruction", "generation")
+    family_task = FAMILIES.get(family).info.get("task")
+    if family_task is not None and task.kind != family_task:
+        if task.kind in unsupervised:
+            raise ConfigError(f"model={family} learns {family_task}, but the config sets task={task.kind}. Use task=auto.")
+        bundle.task = Task(family_task, target=None)
+    elif family_task is None and task.kind in unsupervised:
+        raise ConfigError(
+            f"task={task.kind}: model={family} is supervised; use model=autoencoder, vae or gan (or task=auto)."
+        )
 
 
 def _override_task(bundle: DataBundle, kind: str) -> None:

@@ -14,8 +14,9 @@ import numpy as np
 from pydantic import Field
 
 from strata.data import file_paths, tables
-from strata.data.bundle import DataBundle, Feature, Split, Task, input_name
+from strata.data.bundle import DataBundle, Split
 from strata.data.columns import TextOptions, target_values
+from strata.data.features import Feature, Task, input_name
 from strata.data.schema import FileDataConfig
 from strata.data.splits import separate_files, split_rows
 from strata.errors import DataError

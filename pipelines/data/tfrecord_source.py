@@ -18,7 +18,8 @@ from pydantic import Field
 from strata.config.schema import StrictModel
 from strata.data import file_paths
 from strata.data.arrays import task_for
-from strata.data.bundle import DataBundle, Feature, Split, input_name
+from strata.data.bundle import DataBundle, Split
+from strata.data.features import Feature, input_name
 from strata.data.schema import FileDataConfig
 from strata.data.splits import separate_files, split_rows
 from strata.errors import ConfigError, DataError, suggestion

@@ -15,7 +15,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from strata.data import file_paths, tables
-from strata.data.bundle import DataBundle, Feature, Split, Task
+from strata.data.bundle import DataBundle, Split
+from strata.data.features import Feature, Task
 from strata.data.schema import FileDataConfig
 from strata.data.splits import chronological
 from strata.errors import ConfigError, DataError, suggestion

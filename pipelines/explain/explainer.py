@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from strata.data.features import Feature, Task
 from strata.errors import ConfigError, suggestion
+from strata.run.inference import predict_raw
 
 METHODS = ("integrated_gradients", "saliency", "occlusion", "permutation")
 
@@ -71,9 +73,9 @@ class Explanation:
 
 def explain(
     model,
-    features: list[dict[str, Any]],
+    features: list[Feature],
     x: dict[str, np.ndarray],
-    task: dict[str, Any],
+    task: Task,
     method: str = "integrated_gradients",
     ids: list[str] | None = None,
     baseline: str | float = "mean",
@@ -140,63 +142,11 @@ def explain(
     return Explanation(method, ids, names, chosen, base_pred, totals, maps, tokens, x)
 
 
-# what one string input may cost inside a model, in float values (see `predict_raw`)
-STRING_VALUES = 16_384
-# float values of the largest per-batch activation `predict_raw` aims for (16 MB as float32)
-PREDICT_VALUES = 4_000_000
-
-
-def predict_raw(model, x: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:
-    """The model's outputs for raw inputs (float32 numpy). Few examples run eagerly; many go
-    through Keras's compiled predict loop, traced once (permutation importance, occlusion), in
-    batches sized so that the largest activation inside the model stays near PREDICT_VALUES."""
-    import tensorflow as tf
-
-    from strata.explain.model_split import _as_tensor
-
-    n = len(next(iter(x.values())))
-    if n == 0:
-        return np.zeros((0, 1), "float32")
-    batch = predict_batch_size(model, x)
-    if n <= min(batch, batch_size):
-        return np.asarray(model({k: _as_tensor(v) for k, v in x.items()}, training=False), dtype="float32")
-    ds = tf.data.Dataset.from_tensor_slices({k: _as_tensor(v) for k, v in x.items()}).batch(batch)
-    return np.asarray(model.predict(ds, verbose=0), dtype="float32")
-
-
-def predict_batch_size(model, x: dict[str, np.ndarray]) -> int:
-    """Big batches for small inputs (fewer calls), small ones for inputs that grow inside the
-    model: a string (a sentence, a category) into a sequence of embeddings, so it counts as
-    STRING_VALUES values, and a small image into many feature maps, so the widest layer output
-    counts too."""
-    per_example = sum(
-        int(np.prod(np.shape(v)[1:])) * (STRING_VALUES if np.asarray(v).dtype.kind in "OSU" else 1) for v in x.values()
-    )
-    per_example = max(per_example, largest_activation(model))
-    return int(np.clip(PREDICT_VALUES // max(1, per_example), 32, 8192))
-
-
-def largest_activation(model) -> int:
-    """Values per example of the model's widest layer output (0 when no layer's shape is known,
-    e.g. a subclassed model)."""
-    widest = 0
-    for layer in getattr(model, "layers", []):
-        try:
-            outputs = layer.output
-        except (AttributeError, ValueError):  # a layer called more than once, or never
-            continue
-        for out in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
-            dims = tuple(getattr(out, "shape", ())[1:])
-            if dims and all(isinstance(d, int) for d in dims):
-                widest = max(widest, int(np.prod(dims)))
-    return widest
-
-
-def resolve_targets(outputs: np.ndarray, task: dict, target: str | None) -> tuple[np.ndarray, list[str]]:
+def resolve_targets(outputs: np.ndarray, task: Task, target: str | None) -> tuple[np.ndarray, list[str]]:
     """The flattened output index each example's attribution explains, and its name."""
     n = len(outputs)
     flat = outputs.reshape(n, -1)
-    kind, classes = task.get("kind"), list(task.get("classes") or [])
+    kind, classes = task.kind, list(task.classes or [])
     if kind == "binary":
         if target not in (None, "", *classes[1:]):
             raise ConfigError(
@@ -212,7 +162,7 @@ def resolve_targets(outputs: np.ndarray, task: dict, target: str | None) -> tupl
         else:
             raise ConfigError(f"target={target}: not one of the classes ({', '.join(classes)}).{suggestion(str(target), classes)}")
         return index.astype("int64"), [f"P({classes[i]})" for i in index]
-    name = task.get("target") or "prediction"
+    name = task.target or "prediction"
     if target in (None, ""):
         return np.zeros(n, dtype="int64"), [name] * n
     try:
@@ -240,8 +190,8 @@ def _text_configs(model, features) -> dict[str, dict]:
     except ValueError:
         return out
     for f in features:
-        point = split.points.get(f["name"])
+        point = split.points.get(f.name)
         layer = None if point is None else point.layer_of_type("TextVectorization")
         if layer is not None:
-            out[f["name"]] = layer.get_config()
+            out[f.name] = layer.get_config()
     return out

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from strata.run.inference import as_tensor
+
 # layers whose output stands for the raw value itself (identity on finite numbers)
 _PASS_THROUGH_FLOAT = ("Impute",)
 
@@ -57,7 +59,7 @@ class SplitModel:
         import tensorflow as tf
         from keras.src.backend import get_keras_mask
 
-        raw = {name: _as_tensor(values) for name, values in x.items() if name in self.front.input_names()}
+        raw = {name: as_tensor(values) for name, values in x.items() if name in self.front.input_names()}
         out = self.front(raw, training=False)
         out = out if isinstance(out, (list, tuple)) else [out]
         masks = [get_keras_mask(t) for t in out]
@@ -156,12 +158,3 @@ def _consumers(model) -> dict[int, list[tuple[Any, list]]]:
     return out
 
 
-def _as_tensor(values: np.ndarray):
-    import tensorflow as tf
-
-    values = np.asarray(values)
-    if values.dtype.kind == "S" or (values.dtype == object and values.size and isinstance(values.flat[0], bytes)):
-        return tf.constant(values.astype(object))  # bytes, e.g. strings read back from tf.data
-    if values.dtype == object or values.dtype.kind == "U":
-        return tf.constant(values.astype(str))
-    return tf.constant(values)

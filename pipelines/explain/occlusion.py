@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from strata.data.features import Feature
 from strata.explain.baselines import raw_baseline
 from strata.explain.raw_features import split_words
 
 
 def occlusion(
-    predict, features: list[dict[str, Any]], x: dict[str, np.ndarray], targets: np.ndarray,
+    predict, features: list[Feature], x: dict[str, np.ndarray], targets: np.ndarray,
     reference: dict[str, np.ndarray] | None, choice: str | float, text_configs: dict[str, dict],
 ) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, list[list[str]]]]:
     """Totals per feature, maps (image patches, words) and words, like `reduce_to_features`.
@@ -32,11 +33,11 @@ def occlusion(
     maps: dict[str, Any] = {}
     tokens: dict[str, list[list[str]]] = {}
     for f in features:
-        name = f["name"]
-        if f["kind"] == "image":
+        name = f.name
+        if f.kind == "image":
             maps[name] = _image_occlusion(predict, x, name, base[name], targets, full)
             totals[name] = maps[name].reshape(n, -1).sum(axis=1)
-        elif f["kind"] == "text":
+        elif f.kind == "text":
             tokens[name], maps[name] = _word_occlusion(predict, x, name, targets, full, text_configs.get(name, {}))
             totals[name] = np.array([w.sum() for w in maps[name]], dtype="float32")
         else:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from strata.data.features import Feature
 from strata.explain.explainer import Explanation
 
 _TITLES = {
@@ -27,15 +27,15 @@ _TITLES = {
 
 
 def write_explanation(
-    explanation: Explanation | None, features: list[dict[str, Any]], out: Path, importance=None
+    explanation: Explanation | None, features: list[Feature], out: Path, importance=None
 ) -> list[Path]:
     """Writes every file for `explanation` (and `importance`, a permutation-importance frame)
     into the folder `out`; returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     # files name the columns a user knows (`1st Flr SF`), not the model's input names (`1st_Flr_SF`)
-    columns = {f["name"]: f.get("column") or f["name"] for f in features}
-    scalar = [f["name"] for f in features if f["kind"] in ("numeric", "categorical")]
+    columns = {f.name: f.source_column for f in features}
+    scalar = [f.name for f in features if f.kind in ("numeric", "categorical")]
     if importance is not None:
         importance = importance.assign(feature=importance["feature"].map(lambda n: columns.get(n, n)))
         importance.to_csv(out / "importance.csv", index=False)
@@ -51,7 +51,7 @@ def write_explanation(
     explanation.frame().rename(columns=columns).to_csv(out / "attributions.csv", index=False)
     written.append(out / "attributions.csv")
     method = _TITLES.get(explanation.method, explanation.method)
-    if len(scalar) + sum(f["kind"] == "text" for f in features) >= 2:
+    if len(scalar) + sum(f.kind == "text" for f in features) >= 2:
         from strata.explain.charts import bar_chart
 
         written.append(bar_chart(
@@ -59,10 +59,10 @@ def write_explanation(
             f"{method}: mean |attribution| over {len(explanation.ids)} examples", "mean |attribution|",
         ))
     for f in features:
-        if f["kind"] == "image" and f["name"] in explanation.maps:
-            written += _heatmaps(explanation, f["name"], out, method)
-        elif f["kind"] == "text" and f["name"] in explanation.maps:
-            written += _text(explanation, f["name"], out, method)
+        if f.kind == "image" and f.name in explanation.maps:
+            written += _heatmaps(explanation, f.name, out, method)
+        elif f.kind == "text" and f.name in explanation.maps:
+            written += _text(explanation, f.name, out, method)
     return written
 
 

@@ -7,13 +7,13 @@ column's distribution and breaks only its link to the target.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+
+from strata.data.features import Feature, Task
 
 
 def permutation_importance(
-    predict, features: list[dict[str, Any]], x: dict[str, np.ndarray], y: np.ndarray, task: dict,
+    predict, features: list[Feature], x: dict[str, np.ndarray], y: np.ndarray, task: Task,
     repeats: int = 3, seed: int = 0, max_rows: int = 2000,
 ):
     """A DataFrame `feature, importance, std, rank`, most important first.
@@ -30,7 +30,7 @@ def permutation_importance(
     if n > max_rows:
         keep = rng.choice(n, max_rows, replace=False)
         x, y, n = {k: np.asarray(v)[keep] for k, v in x.items()}, np.asarray(y)[keep], max_rows
-    names = [f["name"] for f in features]
+    names = [f.name for f in features]
     # every shuffled copy in one batch: one predict call instead of columns x repeats calls
     copies = [dict(x)]
     for name in names:
@@ -48,9 +48,9 @@ def permutation_importance(
     return frame
 
 
-def error(output: np.ndarray, y: np.ndarray, task: dict) -> float:
+def error(output: np.ndarray, y: np.ndarray, task: Task) -> float:
     """The model's error on one copy: RMSE (regression, forecast) or log loss (classifiers)."""
-    kind = task["kind"]
+    kind = task.kind
     eps = 1e-7
     if kind == "multiclass":
         p = np.clip(output.reshape(len(y), -1), eps, 1.0)

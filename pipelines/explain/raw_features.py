@@ -13,12 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from strata.data.features import Feature
+
 # Keras TextVectorization's default punctuation set (lower_and_strip_punctuation)
 _PUNCTUATION = re.compile(r"[!\"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~']")
 
 
 def reduce_to_features(
-    features: list[dict[str, Any]], split, attributions: list, raw: dict[str, np.ndarray], unsigned: bool = False
+    features: list[Feature], split, attributions: list, raw: dict[str, np.ndarray], unsigned: bool = False
 ) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, list[list[str]]]]:
     """Per-feature totals (n,), maps (images: (n, H, W); sequences: (n, T); texts: a list of
     per-word arrays) and the words of each text.
@@ -33,25 +35,25 @@ def reduce_to_features(
     tokens: dict[str, list[list[str]]] = {}
     n = len(next(iter(raw.values())))
     for f in features:
-        point = split.points.get(f["name"])
+        point = split.points.get(f.name)
         a = None if point is None else attributions[point.index]
         if a is None:
-            totals[f["name"]] = np.full(n, np.nan, dtype="float32")
+            totals[f.name] = np.full(n, np.nan, dtype="float32")
             continue
         a = np.asarray(a, dtype="float32")
-        if f["kind"] == "image":
+        if f.kind == "image":
             per_pixel = combine(a, axis=-1) if a.ndim == 4 else a
-            maps[f["name"]] = per_pixel
-            totals[f["name"]] = _sum(per_pixel.reshape(n, -1), axis=-1) if not unsigned else _norm(a.reshape(n, -1), -1)
-        elif f["kind"] == "text":
-            words, per_word = text_attributions(point, a, raw[f["name"]], combine)
-            tokens[f["name"]], maps[f["name"]] = words, per_word
-            totals[f["name"]] = np.array([w.sum() if not unsigned else np.sqrt((w**2).sum()) for w in per_word], "float32")
-        elif f["kind"] == "sequence" and a.ndim == 3:
-            maps[f["name"]] = combine(a, axis=-1)
-            totals[f["name"]] = combine(a.reshape(n, -1), axis=-1)
+            maps[f.name] = per_pixel
+            totals[f.name] = _sum(per_pixel.reshape(n, -1), axis=-1) if not unsigned else _norm(a.reshape(n, -1), -1)
+        elif f.kind == "text":
+            words, per_word = text_attributions(point, a, raw[f.name], combine)
+            tokens[f.name], maps[f.name] = words, per_word
+            totals[f.name] = np.array([w.sum() if not unsigned else np.sqrt((w**2).sum()) for w in per_word], "float32")
+        elif f.kind == "sequence" and a.ndim == 3:
+            maps[f.name] = combine(a, axis=-1)
+            totals[f.name] = combine(a.reshape(n, -1), axis=-1)
         else:
-            totals[f["name"]] = combine(a.reshape(n, -1), axis=-1)
+            totals[f.name] = combine(a.reshape(n, -1), axis=-1)
     return totals, maps, tokens
 
 

@@ -14,7 +14,8 @@ import logging
 from pathlib import Path
 
 from strata.config.schema import ExportConfig
-from strata.run_dir import RunDir, atomic_path
+from strata.run.atomic import atomic_path
+from strata.run.layout import RunDir
 
 log = logging.getLogger(__name__)
 

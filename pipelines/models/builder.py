@@ -7,7 +7,8 @@ from typing import Any
 
 import keras
 
-from strata.data.bundle import DataBundle, Task
+from strata.data.bundle import DataBundle
+from strata.data.features import Task
 from strata.errors import ConfigError, suggestion
 from strata.models import heads, preprocessing
 from strata.models.losses import loss_names, metric_names
@@ -59,25 +60,9 @@ class BuildContext:
 
 
 def build_model(model_cfg, bundle: DataBundle) -> keras.Model:
-    """Builds (but does not compile) the model a config describes.
-
-    A family with a task of its own (autoencoders: reconstruction, the GAN: generation) sets
-    the bundle's task, so the loss, the metrics and task.json follow it.
-    """
+    """Builds (but does not compile) the model a config describes, for the bundle's features and
+    its settled task (`strata.data.loading.settle_task`)."""
     family = FAMILIES.get(model_cfg.family)
-    family_task = family.info.get("task")
-    if family_task is not None and bundle.task.kind != family_task:
-        if bundle.task.kind in ("reconstruction", "generation"):
-            raise ConfigError(
-                f"model={model_cfg.family} learns {family_task}, but the config sets task={bundle.task.kind}. "
-                "Use task=auto."
-            )
-        bundle.task = Task(family_task, target=None)
-    elif family_task is None and bundle.task.kind in ("reconstruction", "generation"):
-        raise ConfigError(
-            f"task={bundle.task.kind}: model={model_cfg.family} is supervised; use model=autoencoder, vae or gan "
-            "(or task=auto)."
-        )
     inputs = preprocessing.raw_inputs(bundle.features)
     encoded = preprocessing.encode(bundle, inputs, model_cfg, family.info.get("sequence_inputs", False))
     return family.target(BuildContext(model_cfg, bundle, inputs, encoded))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from strata.data.bundle import Task
+from strata.data.features import Task
 from strata.layers import Denormalize
 from strata.models.losses import StandardizedMeanSquaredError
 

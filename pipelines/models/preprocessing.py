@@ -12,7 +12,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from strata.data.bundle import DataBundle, Feature
+from strata.data.bundle import DataBundle
+from strata.data.features import Feature
 from strata.layers import Impute
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from strata.formatting import metric_value
-from strata.run_dir import RunDir, atomic_path
+from strata.run.atomic import atomic_path
+from strata.run.finished import FinishedRun
+from strata.run.layout import RunDir
 
 log = logging.getLogger("strata.report")
 
@@ -23,36 +25,34 @@ REPORT_DIR = "report"
 REPORT_PAGE = "report.html"
 
 
-def report_after_training(config, run: RunDir, model, bundle, history: dict | None = None) -> Path | None:
+def report_after_training(finished: FinishedRun, model, bundle, history: dict | None = None) -> Path | None:
     """`write_report` for the end of `strata train`: skipped when `report: false`, and never
     fails the run (a problem is logged as a warning)."""
-    if not getattr(config, "report", True):
+    if not finished.config.report:
         return None
     try:
-        return write_report(run, model=model, bundle=bundle, config=config, history=history)
+        return write_report(finished, model=model, bundle=bundle, history=history)
     except Exception as ex:  # the model is trained and saved; a missing plot must not fail the run
         log.warning("report.html not written: %s: %s", type(ex).__name__, str(ex).splitlines()[0] if str(ex) else "")
         return None
 
 
-def write_report(run: RunDir, model=None, bundle=None, config=None, history: dict | None = None) -> Path:
+def write_report(finished: FinishedRun, model=None, bundle=None, history: dict | None = None) -> Path:
     """Writes `<run>/report.html` and `<run>/report/*.png`; returns the page's path.
 
     Args:
-        run: the run directory.
-        model, bundle, config: the trained model, its data and config when the caller holds them
-            (the trainer); otherwise read back from the run directory.
+        finished: the run.
+        model, bundle: the trained model and its data when the caller holds them (the trainer);
+            otherwise read back from the run.
         history: Keras's `History.history`, used when the run has no TensorBoard scalars.
     """
-    from strata.commands.run_loading import load_config, load_model, load_task
     from strata.errors import UserError
     from strata.report import history as history_io
     from strata.report.page import Section, render
 
     started = time.perf_counter()
-    config = config if config is not None else load_config(run)
-    model = model if model is not None else load_model(run, compile=False)
-    task = bundle.task.to_dict() if bundle is not None else load_task(run)["task"]
+    run, config, task = finished.run, finished.config, finished.task
+    model = model if model is not None else finished.model(compile=False)
 
     curves = history_io.read_history(run.tensorboard)
     curves_source = "TensorBoard event files"
@@ -69,16 +69,12 @@ def write_report(run: RunDir, model=None, bundle=None, config=None, history: dic
         plots.append((f"curve_{_safe(metric)}", caption, figures.learning_curve(metric, curves[metric])))
     results = TaskResults()
     try:
-        if bundle is None:
-            from strata.data.loading import load_data
-
-            bundle = load_data(config)
-        results = task_results(model, bundle, task, seed=getattr(config, "seed", 0))
+        results = task_results(model, bundle if bundle is not None else finished.data, task, seed=config.seed)
     except UserError as ex:
-        results.notes.append(f"no {task['kind']} plots: the run's data could not be loaded ({ex})")
+        results.notes.append(f"no {task.kind} plots: the run's data could not be loaded ({ex})")
     except Exception as ex:  # e.g. data that changed since training no longer fits the model
-        log.warning("report: no %s plots: %s: %s", task["kind"], type(ex).__name__, str(ex).splitlines()[0][:300])
-        results.notes.append(f"no {task['kind']} plots: {type(ex).__name__}: {str(ex).splitlines()[0][:300]}")
+        log.warning("report: no %s plots: %s: %s", task.kind, type(ex).__name__, str(ex).splitlines()[0][:300])
+        results.notes.append(f"no {task.kind} plots: {type(ex).__name__}: {str(ex).splitlines()[0][:300]}")
     task_plots = [(p.name, p.title, p.figure) for p in results.plots]
 
     with atomic_path(run.root / REPORT_DIR, directory=True) as folder:
@@ -99,7 +95,7 @@ def write_report(run: RunDir, model=None, bundle=None, config=None, history: dic
     sections.append(Section("Learning curves", images=curve_images, notes=[curve_note]))
     split = f" ({results.split} split, at most 2,000 examples)" if results.split else ""
     sections.append(Section(
-        f"Results: {task['kind']}{split}", images=task_images,
+        f"Results: {task.kind}{split}", images=task_images,
         tables=[(t.title, t.header, t.rows) for t in results.tables], notes=results.notes,
     ))
     from strata.report.model_summary import layer_rows, parameter_counts
@@ -114,8 +110,8 @@ def write_report(run: RunDir, model=None, bundle=None, config=None, history: dic
         run.config.read_text() if run.config.is_file() else "")
     sections.append(Section("Resolved config", preformatted=config_text, collapsed=False))
 
-    title = f"{getattr(config, 'task_name', run.root.parent.name)}: {run.root.name}"
-    subtitle = f"run directory {run.root} · task {task['kind']} · written {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    title = f"{config.task_name}: {run.root.name}"
+    subtitle = f"run directory {run.root} · task {task.kind} · written {time.strftime('%Y-%m-%d %H:%M:%S')}"
     page = run.root / REPORT_PAGE
     with atomic_path(page) as tmp:
         tmp.write_text(render(title, subtitle, sections), encoding="utf-8")

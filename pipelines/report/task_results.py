@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from strata.data.features import Task
 from strata.formatting import metric_value
 from strata.report import figures
 
@@ -38,11 +39,11 @@ class TaskResults:
     notes: list[str] = field(default_factory=list)
 
 
-def task_results(model, bundle, task: dict, seed: int = 0) -> TaskResults:
+def task_results(model, bundle, task: Task, seed: int = 0) -> TaskResults:
     """The task's plots on the test split (or validation when there is no test split)."""
     from strata.explain.explainer import predict_raw
 
-    kind = task["kind"]
+    kind = task.kind
     if kind == "generation":
         return _generation(model, seed)
     split = next((s for s in ("test", "validation", "train") if s in bundle.splits), None)
@@ -87,9 +88,9 @@ def _examples(bundle, split: str):
 
 
 def _classification(output, y, task) -> TaskResults:
-    classes = [str(c) for c in task["classes"]]
+    classes = [str(c) for c in task.classes]
     k = len(classes)
-    if task["kind"] == "binary":
+    if task.kind == "binary":
         predicted = (output.reshape(-1) >= 0.5).astype(int)
     else:
         predicted = output.reshape(len(output), -1).argmax(axis=1)
@@ -115,7 +116,7 @@ def _classification(output, y, task) -> TaskResults:
 
 
 def _multilabel(output, y, task) -> TaskResults:
-    classes = [str(c) for c in task["classes"]]
+    classes = [str(c) for c in task.classes]
     predicted = output.reshape(len(output), -1) >= 0.5
     truth = np.asarray(y).reshape(predicted.shape) >= 0.5
     tp = (predicted & truth).sum(axis=0).astype("float64")
@@ -130,7 +131,7 @@ def _multilabel(output, y, task) -> TaskResults:
 
 
 def _regression(output, y, task) -> TaskResults:
-    name = task.get("target") or "target"
+    name = task.target or "target"
     predicted = output.reshape(len(output), -1)[:, 0].astype("float64")
     actual = np.asarray(y, dtype="float64").reshape(len(output), -1)[:, 0]
     residuals = predicted - actual

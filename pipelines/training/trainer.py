@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import math
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from omegaconf import OmegaConf
+
+from strata.training import environment
+
+environment.import_tensorflow()  # first: TensorFlow's native libraries print while they load
+
+from strata.callbacks import CallbackContext
+from strata.callbacks.terminate_on_nan import TrainingDiverged
 from strata.config.schema import RootConfig
+from strata.data.loading import load_data
 from strata.errors import ConfigError
+from strata.export.exporter import export_model
 from strata.formatting import metric_value
-from strata.run_dir import RunDir, atomic_path, write_json_atomic
+from strata.models.builder import build_model, loss_and_metrics
+from strata.report import report_after_training
+from strata.run.atomic import atomic_path, write_json_atomic
+from strata.run.description import RunDescription
+from strata.run.finished import FinishedRun
+from strata.run.layout import RunDir
+from strata.training import multi_worker
+from strata.training.callbacks import build_callbacks
+from strata.training.optimizers import build_optimizer
 
 log = logging.getLogger("strata.train")
 
@@ -44,8 +65,6 @@ def train(config: RootConfig, raw_config: Any = None) -> TrainResult:
 def _is_chief(config: RootConfig) -> bool:
     if config.trainer.strategy not in ("auto", "multi_worker"):
         return True
-    from strata.training import multi_worker
-
     return multi_worker.is_chief()
 
 
@@ -53,9 +72,6 @@ def _train_as_worker(config: RootConfig, hydra_run: RunDir, raw_config: Any) -> 
     """A non-chief worker: everything it would write goes to a temporary directory, removed at
     the end, and Hydra's own records of this process are removed unless the directory holds
     more (a run directory it shares with the chief)."""
-    import shutil
-    import tempfile
-
     scratch = RunDir(tempfile.mkdtemp(prefix="strata-worker-"))
     try:
         result = _train(config, scratch, raw_config, chief=False)
@@ -70,8 +86,6 @@ def _train_as_worker(config: RootConfig, hydra_run: RunDir, raw_config: Any) -> 
 
 def _announce_resume(config: RootConfig, run: RunDir) -> None:
     """Says which epoch a run continues from, or why it cannot (for `resume=<run dir>`)."""
-    import json
-
     if "backup" not in config.callbacks:
         if config.resume:
             raise ConfigError("resume: this config has no backup to resume from (callbacks.backup is off); "
@@ -90,8 +104,6 @@ def _write_resolved_config(run: RunDir, raw_config: Any) -> None:
     """`.hydra/resolved.yaml`: the config with every interpolation resolved, for the run commands."""
     if raw_config is None:
         return
-    from omegaconf import OmegaConf
-
     container = OmegaConf.to_container(raw_config, resolve=True)
     container.pop("hydra", None)
     with atomic_path(run.resolved_config) as tmp:
@@ -109,32 +121,38 @@ def steps_per_execution(trainer, steps: int) -> int:
     and 1 across several machines."""
     if trainer.steps_per_execution != "auto":
         return int(trainer.steps_per_execution)
-    from strata.training.multi_worker import is_multi_worker
-
-    if is_multi_worker():
+    if multi_worker.is_multi_worker():
         return 1
     return max(1, min(AUTO_STEPS_PER_EXECUTION, steps // 16))
 
 
 def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True) -> TrainResult:
-    from strata.training import environment
-
+    """One run's steps: set up TensorFlow, load the data, build and compile the model, fit it,
+    measure it, save and export it, and (the chief) write its report and summary."""
     started = time.perf_counter()
     strategy = environment.configure(config.trainer, config.seed)
-
-    import strata.layers  # noqa: F401  (registers strata's layers for saving)
-    from strata.callbacks import CallbackContext
-    from strata.data.loading import load_data
-    from strata.export.exporter import export_model
-    from strata.models.builder import build_model, loss_and_metrics
-    from strata.training.callbacks import build_callbacks
-    from strata.training.optimizers import build_optimizer
-
     bundle = load_data(config)
-    trainer = config.trainer
-    batch = trainer.batch_size
-    steps = trainer.steps_per_epoch or max(1, math.ceil(bundle.size("train") / batch))
+    model, logged = _compiled_model(config, bundle, strategy)
+    callbacks = build_callbacks(CallbackContext(config, run, model, bundle, raw_config), logged)
+    history = _fit(model, bundle, config, run, callbacks)
+    metrics = _final_metrics(model, bundle, config.trainer)
+    finished = FinishedRun(run, config, RunDescription(bundle.task, bundle.features))
+    export_path = _save(model, finished, metrics, callbacks)
+    epochs = _epochs_trained(model, history)
+    if chief:
+        _report(finished, model, bundle, history)
+    seconds = time.perf_counter() - started
+    if chief:
+        _summary(run, metrics, export_path, epochs, seconds)
+    else:
+        log.info("worker finished: %d epochs in %.1f s (the chief writes the run directory)", epochs, seconds)
+    return TrainResult(run, metrics, epochs, seconds)
 
+
+def _compiled_model(config: RootConfig, bundle, strategy) -> tuple[Any, list[str]]:
+    """The model, built and compiled in the strategy's scope, and the names of what `fit` logs."""
+    trainer = config.trainer
+    steps = steps_per_epoch(trainer, bundle)
     with strategy.scope():
         try:
             model = build_model(config.model, bundle)
@@ -149,22 +167,28 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
             steps_per_execution=steps_per_execution(trainer, steps),
         )
     log.info("model: %s (%s), %s parameters", config.model.name, config.model.family, f"{model.count_params():,}")
-
     names = ["loss"] + [m if isinstance(m, str) else m.name for m in metrics]
-    logged = names + [f"val_{n}" for n in names]
-    callbacks = build_callbacks(CallbackContext(config, run, model, bundle, raw_config), logged)
+    return model, names + [f"val_{n}" for n in names]
 
-    train_ds = bundle.dataset("train", batch, training=True)
-    val_ds = bundle.dataset("validation", batch) if "validation" in bundle.splits else None
+
+def steps_per_epoch(trainer, bundle) -> int:
+    """Training batches per epoch: the config's number, or every training example once."""
+    return trainer.steps_per_epoch or max(1, math.ceil(bundle.size("train") / trainer.batch_size))
+
+
+def _fit(model, bundle, config: RootConfig, run: RunDir, callbacks: list):
+    """`model.fit` over the bundle's training (and validation) pipelines; a loss that diverges
+    becomes the user's error, with what was kept and what to try."""
+    trainer = config.trainer
+    train_ds = bundle.dataset("train", trainer.batch_size, training=True)
+    val_ds = bundle.dataset("validation", trainer.batch_size) if "validation" in bundle.splits else None
     # with a fixed number of steps, Keras keeps one iterator across epochs: repeat, or it runs dry
     if trainer.steps_per_epoch:
         train_ds = train_ds.repeat()
     if trainer.validation_steps and val_ds is not None:
         val_ds = val_ds.repeat()
-    from strata.callbacks.terminate_on_nan import TrainingDiverged
-
     try:
-        history = model.fit(
+        return model.fit(
             train_ds,
             epochs=trainer.epochs,
             steps_per_epoch=trainer.steps_per_epoch,
@@ -177,42 +201,48 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
         )
     except TrainingDiverged as ex:
         raise _diverged(ex, config, run) from None
-    # the epochs this run directory has trained, a resumed run's earlier ones included
-    epochs_run = history.epoch[-1] + 1 if history.epoch else (getattr(model, "_initial_epoch", None) or 0)
 
+
+def _epochs_trained(model, history) -> int:
+    """The epochs this run directory has trained, a resumed run's earlier ones included."""
+    return history.epoch[-1] + 1 if history.epoch else (getattr(model, "_initial_epoch", None) or 0)
+
+
+def _final_metrics(model, bundle, trainer) -> dict[str, dict[str, float]]:
+    """The trained model's metrics on each split (`metrics.json`)."""
     results: dict[str, dict[str, float]] = {}
     for split in ("train", "validation", "test"):
         if split not in bundle.splits or (split == "test" and not trainer.evaluate_test):
             continue
         limit = trainer.steps_per_epoch if split == "train" else trainer.validation_steps
-        values = model.evaluate(bundle.dataset(split, batch), steps=limit, verbose=0, return_dict=True)
+        values = model.evaluate(bundle.dataset(split, trainer.batch_size), steps=limit, verbose=0, return_dict=True)
         results[split] = {k: float(v) for k, v in values.items()}
+    return results
 
+
+def _save(model, finished: FinishedRun, metrics: dict, callbacks: list):
+    """`model.keras`, `task.json`, the export and `metrics.json`, each written atomically, then the
+    final metrics to the callbacks that show them (the HParams dashboard's columns). Returns the
+    export's path (None without one)."""
+    run = finished.run
     with atomic_path(run.model) as tmp:
         model.save(tmp)
-    write_json_atomic(run.task, {"task": bundle.task.to_dict(), "features": [_feature_dict(f) for f in bundle.features]})
-    export_path = export_model(model, run, config.export)
-    write_json_atomic(run.metrics, results)
+    finished.description.save(run)
+    export_path = export_model(model, run, finished.config.export)
+    write_json_atomic(run.metrics, metrics)
     for callback in callbacks:
-        if hasattr(callback, "write_final_metrics"):  # e.g. the HParams dashboard's metric columns
-            callback.write_final_metrics(results)
+        if hasattr(callback, "write_final_metrics"):
+            callback.write_final_metrics(metrics)
+    return export_path
 
-    if chief:  # report.html with the run's plots; never fails the run (a problem is a warning)
-        from strata.report import report_after_training
 
-        # training is over: let the report's predictions reuse the memory of the traced training
-        # and evaluation functions and of the training pipelines, rather than add to it
-        model.train_function = model.test_function = None
-        del train_ds, val_ds
-        gc.collect()
-
-        report_after_training(config, run, model, bundle, history.history)
-    seconds = time.perf_counter() - started
-    if chief:
-        _summary(run, results, export_path, epochs_run, seconds)
-    else:
-        log.info("worker finished: %d epochs in %.1f s (the chief writes the run directory)", epochs_run, seconds)
-    return TrainResult(run, results, epochs_run, seconds)
+def _report(finished: FinishedRun, model, bundle, history) -> None:
+    """report.html with the run's plots; never fails the run (a problem is a warning). Training is
+    over: the report's predictions reuse the memory of the traced training and evaluation
+    functions rather than add to it."""
+    model.train_function = model.test_function = None
+    gc.collect()
+    report_after_training(finished, model, bundle, history.history)
 
 
 def _diverged(ex, config: RootConfig, run: RunDir) -> ConfigError:
@@ -226,17 +256,6 @@ def _diverged(ex, config: RootConfig, run: RunDir) -> ConfigError:
     if config.trainer.precision == "mixed_float16":
         hints.append("trainer.precision=mixed_bfloat16 or float32")
     return ConfigError(f"training diverged: {ex}. Training stopped. {kept_text}Try {', or '.join(hints)}.")
-
-
-def _feature_dict(feature) -> dict:
-    return {
-        "name": feature.name,
-        "kind": feature.kind,
-        "shape": list(feature.shape),
-        "dtype": feature.dtype,
-        "column": feature.column,
-        "options": feature.options,
-    }
 
 
 def _summary(run: RunDir, results: dict, export_path, epochs: int, seconds: float) -> None:

@@ -15,18 +15,19 @@ from typing import Any
 import numpy as np
 
 from strata.data import image_files, tables
+from strata.data.features import Feature
 from strata.errors import DataError, suggestion
 
 IMAGE_SUFFIXES = set(image_files.IMAGE_SUFFIXES)
 
 
-def read_inputs(path: str, features: list[dict[str, Any]], data_cfg: Any = None) -> tuple[dict[str, np.ndarray], list[str]]:
+def read_inputs(path: str, features: list[Feature], data_cfg: Any = None) -> tuple[dict[str, np.ndarray], list[str]]:
     """Raw arrays by feature name, and one identifier per example."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"input={path}: no such file or folder ({p.absolute()}).")
     source = getattr(data_cfg, "source", None)
-    kinds = [f["kind"] for f in features]
+    kinds = [f.kind for f in features]
     if source == "timeseries":
         return _windows(p, features, data_cfg)
     if p.is_dir():
@@ -50,64 +51,64 @@ def read_inputs(path: str, features: list[dict[str, Any]], data_cfg: Any = None)
     return _table(p, features, data_cfg)
 
 
-def _single(array: np.ndarray, features: list[dict], path: str):
+def _single(array: np.ndarray, features: list[Feature], path: str):
     if len(features) != 1:
-        names = ", ".join(f["name"] for f in features)
+        names = ", ".join(f.name for f in features)
         raise DataError(
             f"input={path}: one array given, but the model takes {len(features)} inputs ({names}); "
             "use an .npz with one array per input."
         )
-    return {features[0]["name"]: _shaped(array, features[0], path)}, [str(i) for i in range(len(array))]
+    return {features[0].name: _shaped(array, features[0], path)}, [str(i) for i in range(len(array))]
 
 
-def _named(arrays: dict[str, np.ndarray], features: list[dict], path: str):
+def _named(arrays: dict[str, np.ndarray], features: list[Feature], path: str):
     if len(arrays) == 1 and len(features) == 1:
         return _single(next(iter(arrays.values())), features, path)
     out = {}
     for f in features:
-        key = f["name"] if f["name"] in arrays else f.get("column")
+        key = f.name if f.name in arrays else f.column
         if key not in arrays:
             raise DataError(f"input={path}: no array '{f['name']}'.{suggestion(f['name'], arrays)} Arrays: {', '.join(arrays)}.")
-        out[f["name"]] = _shaped(arrays[key], f, path)
+        out[f.name] = _shaped(arrays[key], f, path)
     n = len(next(iter(out.values())))
     return out, [str(i) for i in range(n)]
 
 
-def _shaped(array: np.ndarray, feature: dict, path: str) -> np.ndarray:
-    shape = tuple(feature["shape"])
+def _shaped(array: np.ndarray, feature: Feature, path: str) -> np.ndarray:
+    shape = tuple(feature.shape)
     try:
         out = np.asarray(array).reshape((-1, *shape))
     except ValueError:
         raise DataError(
             f"input={path}: array of shape {np.shape(array)} does not fit input '{feature['name']}' of shape {shape} per example."
         ) from None
-    return out.astype(str).astype(object) if feature["dtype"] == "string" else out.astype(feature["dtype"])
+    return out.astype(str).astype(object) if feature.dtype == "string" else out.astype(feature.dtype)
 
 
-def _images(p: Path, features: list[dict], data_cfg: Any):
-    if [f["kind"] for f in features] != ["image"]:
+def _images(p: Path, features: list[Feature], data_cfg: Any):
+    if [f.kind for f in features] != ["image"]:
         raise DataError(f"input={p}: images given, but the model takes {', '.join(f['name'] for f in features)}.")
     feature = features[0]
     files = [p] if p.is_file() else image_files.image_files(p)
     if not files:
         raise DataError(f"input={p}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in the folder.")
     # digits-style arrays (no images source) were never resized: resize any image to the input
-    resize = (feature.get("options") or {}).get("resize", True)
-    pixels = image_files.read_images(files, tuple(feature["shape"]), resize, f"input={p}")
-    return {feature["name"]: pixels}, [str(f.relative_to(p) if p.is_dir() else f.name) for f in files]
+    resize = feature.options.get("resize", True)
+    pixels = image_files.read_images(files, tuple(feature.shape), resize, f"input={p}")
+    return {feature.name: pixels}, [str(f.relative_to(p) if p.is_dir() else f.name) for f in files]
 
 
-def _text_folder(p: Path, feature: dict):
+def _text_folder(p: Path, feature: Feature):
     from strata.data.text_source import read_text_file, text_files
 
     files = text_files(p)
     if not files:
         raise DataError(f"input={p}: no text files (.txt) in the folder.")
     texts = [read_text_file(f, "utf-8", f"input={p}") for f in files]
-    return {feature["name"]: np.array(texts, dtype=object).reshape(-1, 1)}, [str(f.relative_to(p)) for f in files]
+    return {feature.name: np.array(texts, dtype=object).reshape(-1, 1)}, [str(f.relative_to(p)) for f in files]
 
 
-def _text_lines(p: Path, feature: dict, data_cfg: Any):
+def _text_lines(p: Path, feature: Feature, data_cfg: Any):
     encoding = getattr(data_cfg, "encoding", "utf-8")
     try:
         lines = [line.strip() for line in p.read_text(encoding=encoding).splitlines() if line.strip()]
@@ -115,7 +116,7 @@ def _text_lines(p: Path, feature: dict, data_cfg: Any):
         raise DataError(f"input={p}: not {encoding} text (byte {ex.start}).") from None
     if not lines:
         raise DataError(f"input={p}: the file holds no lines of text.")
-    return {feature["name"]: np.array(lines, dtype=object).reshape(-1, 1)}, [str(i + 1) for i in range(len(lines))]
+    return {feature.name: np.array(lines, dtype=object).reshape(-1, 1)}, [str(i + 1) for i in range(len(lines))]
 
 
 def read_prediction_table(p: Path, data_cfg: Any) -> tables.Table:
@@ -140,27 +141,27 @@ def read_prediction_table(p: Path, data_cfg: Any) -> tables.Table:
     return table
 
 
-def _table(p: Path, features: list[dict], data_cfg: Any):
+def _table(p: Path, features: list[Feature], data_cfg: Any):
     table = read_prediction_table(p, data_cfg)
     missing = set(getattr(data_cfg, "missing_values", None) or tables.DEFAULT_MISSING)
     columns = [str(c) for c in table.frame.columns]
     out = {}
     for f in features:
-        column = f.get("column") or f["name"]
-        if f["kind"] == "image":
+        column = f.source_column
+        if f.kind == "image":
             numeric = table.frame.apply(lambda s: s.astype(float), axis=0)
-            out[f["name"]] = _shaped(numeric.to_numpy(dtype="float32"), f, str(p))
+            out[f.name] = _shaped(numeric.to_numpy(dtype="float32"), f, str(p))
             continue
         if column not in columns:
-            needed = [g.get("column") or g["name"] for g in features if (g.get("column") or g["name"]) not in columns]
+            needed = [g.source_column for g in features if g.source_column not in columns]
             more = f" ({len(needed)} columns missing: {', '.join(needed[:10])})" if len(needed) > 1 else ""
             raise DataError(
                 f"input={p}: no column '{column}', which the model needs{more}.{suggestion(column, columns)}"
             )
-        if f["dtype"] == "string":
-            out[f["name"]] = tables.string_column(table, column, missing).reshape(-1, 1)
+        if f.dtype == "string":
+            out[f.name] = tables.string_column(table, column, missing).reshape(-1, 1)
         else:
-            out[f["name"]] = tables.numeric_column(table, column, missing, key=f"input={p}").reshape(-1, 1)
+            out[f.name] = tables.numeric_column(table, column, missing, key=f"input={p}").reshape(-1, 1)
     return out, _row_ids(table, data_cfg)
 
 
@@ -175,15 +176,15 @@ def _row_ids(table: tables.Table, data_cfg: Any) -> list[str]:
     return [str(i + 1) for i in range(len(table.frame))]
 
 
-def _windows(p: Path, features: list[dict], data_cfg: Any):
+def _windows(p: Path, features: list[Feature], data_cfg: Any):
     """Every full window of a time series table, identified by the row it ends at."""
     from strata.data.timeseries_source import series_values
 
-    feature = next(f for f in features if f["kind"] == "sequence")
-    window, n_columns = feature["shape"]
-    values, _ = series_values(data_cfg, [p], f"input={p}", feature.get("options", {}).get("columns"))
+    feature = next(f for f in features if f.kind == "sequence")
+    window, n_columns = feature.shape
+    values, _ = series_values(data_cfg, [p], f"input={p}", feature.options.get("columns"))
     if len(values) < window:
         raise DataError(f"input={p}: {len(values)} rows, but the model reads windows of {window} rows.")
     starts = np.arange(0, len(values) - window + 1)
     x = np.stack([values[s : s + window] for s in starts]).astype("float32")
-    return {feature["name"]: x}, [str(s + window) for s in starts]
+    return {feature.name: x}, [str(s + window) for s in starts]
