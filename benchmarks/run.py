@@ -42,7 +42,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 STRATA = Path(sys.executable).parent / "strata"
 YELP = ROOT / "pipelines" / "datasets" / "sentiment" / "yelp_labelled.txt"
-STRATA_ROOT: Path | None = None  # --strata-root: a source tree to run strata from
+STRATA_SITE: Path | None = None  # --strata-root: that source tree, installed into a folder put first on PYTHONPATH
 
 # per size: the data sets and the epochs (the first epoch is excluded from throughput)
 SIZES = {
@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.strata_root:
-        global STRATA_ROOT
-        STRATA_ROOT = args.strata_root.resolve()
+        global STRATA_SITE
+        STRATA_SITE = _install_tree(args.strata_root.resolve())
 
     size = SIZES[args.size]
     started = datetime.now(timezone.utc)
@@ -207,12 +207,8 @@ def make_workloads(work: Path, size: dict) -> list[Workload]:
 
 def _registered() -> tuple[list[str], list[str]]:
     """Data sources and model families this tree offers (asked in a subprocess: no TensorFlow here)."""
-    code = (
-        "import json; from strata.data.registry import source_names; "
-        "from strata.models.registry import family_names; "
-        "print(json.dumps([source_names(), family_names()]))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    code = "import json; from strata.registry import FAMILIES, SOURCES; print(json.dumps([SOURCES.names(), FAMILIES.names()]))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=_env(), check=True)
     sources, families = json.loads(out.stdout.strip().splitlines()[-1])
     return sources, families
 
@@ -220,9 +216,17 @@ def _registered() -> tuple[list[str], list[str]]:
 # ----------------------------------------------------------------------------- measurements
 
 
+def _install_tree(root: Path) -> Path:
+    """`root` (a strata source tree) installed, without dependencies, into a temporary folder: its
+    folders map under the one import name `strata` only when installed."""
+    site = Path(tempfile.mkdtemp(prefix="strata-site-"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(root)], check=True)
+    return site
+
+
 def _env(strata: bool = True) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    roots = [str(BENCH)] + ([str(STRATA_ROOT)] if strata and STRATA_ROOT else [])
+    roots = [str(BENCH)] + ([str(STRATA_SITE)] if strata and STRATA_SITE else [])
     env["PYTHONPATH"] = os.pathsep.join([*roots, *filter(None, [env.get("PYTHONPATH")])])
     return env
 

@@ -76,10 +76,10 @@ def run_train(args: list[str]) -> int:
         _error(str(ex))
         return 2
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach `guarded`
-    from strata.config import compose_once
+    from strata import compat
     from strata.train import hydra_main
 
-    compose_once.install(multirun=any(a in ("-m", "--multirun") for a in args))
+    compat.compose_once(multirun=any(a in ("-m", "--multirun") for a in args))
 
     saved = sys.argv
     sys.argv = [saved[0] if saved and saved[0].endswith("strata") else "strata", *args]

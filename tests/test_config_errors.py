@@ -80,7 +80,8 @@ def test_unwritable_output_folder_is_a_user_error(tmp_path):
 
 COUNT_COMPOSITIONS = """
 import sys
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from strata.compat import hydra_config_loader
+ConfigLoaderImpl = hydra_config_loader()
 calls = []
 original = ConfigLoaderImpl.load_configuration
 def counted(self, *args, **kwargs):

@@ -76,7 +76,7 @@ def test_the_report_images_go_to_tensorboard(digits_run):
 def test_a_report_that_fails_never_fails_training(tmp_path, caplog):
     from types import SimpleNamespace
 
-    from strata.report import report_after_training
+    from strata.report.builder import report_after_training
     from strata.run.finished import FinishedRun
     from strata.run.layout import RunDir
 

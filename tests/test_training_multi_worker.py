@@ -1,5 +1,5 @@
 """Multi-worker training: two `strata train` processes on loopback ports train one model, and the
-Keras work-arounds in `pipelines/training/multi_worker.py` are still needed.
+Keras work-arounds in `strata.compat` are still needed.
 
 Run as a module (`python -m tests.test_training_multi_worker` from the repository), this file is
 the probe one worker runs: plain Keras under `MultiWorkerMirroredStrategy`, without strata.
@@ -78,11 +78,11 @@ def test_keras_still_needs_both_multi_worker_workarounds():
     for result in results:
         assert "Attempt to convert a value (PerReplica" in result["without_symbolic_build"], (
             "Keras's _maybe_symbolic_build now works under MultiWorkerMirroredStrategy: "
-            "remove the symbolic_build work-around from pipelines/training/multi_worker.py"
+            "remove the symbolic_build work-around from strata.compat (pipelines/compat.py)"
         )
         assert "Invalid reduction dimension 0 for input with 0 dimensions" in result["without_reduce_per_replica"], (
             "Keras's reduce_per_replica now reduces scalars under MultiWorkerMirroredStrategy: "
-            "remove the reduce_per_replica work-around from pipelines/training/multi_worker.py"
+            "remove the reduce_per_replica work-around from strata.compat (pipelines/compat.py)"
         )
 
 
@@ -114,7 +114,7 @@ def _probe() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from strata.training import multi_worker
+    from strata import compat
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
@@ -132,10 +132,10 @@ def _probe() -> None:
             return f"{type(ex).__name__}: {ex}"[:2000]
 
     result = {}
-    for left_out in multi_worker.WORKAROUNDS:
-        multi_worker.patch_keras(only=tuple(w for w in multi_worker.WORKAROUNDS if w != left_out))
+    for left_out in compat.WORKAROUNDS:
+        compat.patch_keras(only=tuple(w for w in compat.WORKAROUNDS if w != left_out))
         result[f"without_{left_out}"] = fit()
-        multi_worker.unpatch_keras()
+        compat.unpatch_keras()
     print("PROBE " + json.dumps(result), flush=True)
 
 

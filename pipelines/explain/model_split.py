@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from strata import compat
 from strata.run.inference import as_tensor
 
 # layers whose output stands for the raw value itself (identity on finite numbers)
@@ -57,12 +58,11 @@ class SplitModel:
     def encode(self, x: dict[str, np.ndarray]) -> tuple[list, list]:
         """The split tensors of raw inputs `x`, and the Keras masks they carry (or None)."""
         import tensorflow as tf
-        from keras.src.backend import get_keras_mask
 
         raw = {name: as_tensor(values) for name, values in x.items() if name in self.front.input_names()}
         out = self.front(raw, training=False)
         out = out if isinstance(out, (list, tuple)) else [out]
-        masks = [get_keras_mask(t) for t in out]
+        masks = [compat.keras_mask(t) for t in out]
         # a lookup can declare float32 one-hot output yet return integers: use the declared type
         dtypes = [str(t.dtype) for t in self.front.model.outputs]
         return [tf.cast(t, d) if "float" in d else tf.convert_to_tensor(t) for t, d in zip(out, dtypes)], masks

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from strata import compat
 from strata.config.schema import ExportConfig
 from strata.run.atomic import atomic_path
 from strata.run.layout import RunDir
@@ -60,7 +61,6 @@ def write_saved_model(model, path: Path) -> Path:
     """`model` as a SavedModel whose `serving_default` takes the raw named inputs (a GAN: its
     generator's latent vectors), plus an `encoder` signature for autoencoders."""
     import keras
-    from keras.src.export.export_utils import get_input_signature
 
     served = serving_model(model)
     encoder = encoder_model(model)
@@ -68,7 +68,7 @@ def write_saved_model(model, path: Path) -> Path:
         if encoder is None:
             served.export(str(tmp), format="tf_saved_model", verbose=False)
         else:
-            signature = get_input_signature(served)
+            signature = compat.input_signature(served)
             archive = keras.export.ExportArchive()
             archive.track_and_add_endpoint("serve", served, signature)
             archive.track_and_add_endpoint("encoder", encoder, signature)

@@ -8,9 +8,10 @@ from strata.errors import ConfigError, suggestion
 
 
 def activation_names() -> list[str]:
-    from keras.src.activations import ALL_OBJECTS_DICT
+    import keras
 
-    return sorted({*ALL_OBJECTS_DICT, "step"})
+    functions = {n for n in dir(keras.activations) if not n.startswith("_")} - {"get", "serialize", "deserialize"}
+    return sorted({*functions, "step"})
 
 
 def _step_threshold(name: str, key: str) -> float | None:

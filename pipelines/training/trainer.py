@@ -26,7 +26,7 @@ from strata.errors import ConfigError
 from strata.export.exporter import export_model
 from strata.formatting import metric_value
 from strata.models.builder import build_model, loss_and_metrics
-from strata.report import report_after_training
+from strata.report.builder import report_after_training
 from strata.run.atomic import atomic_path, write_json_atomic
 from strata.run.description import RunDescription
 from strata.run.finished import FinishedRun

@@ -172,6 +172,8 @@ def layer_classes() -> dict[str, type]:
 
 def layer_arguments(cls: type) -> set[str] | None:
     """The keyword arguments `cls` accepts (None: any)."""
+    import keras
+
     allowed: set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
@@ -184,7 +186,7 @@ def layer_arguments(cls: type) -> set[str] | None:
         }
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             return allowed
-        if klass.__module__.startswith("keras.src.layers.layer") or klass.__name__ == "Layer":
+        if klass is keras.layers.Layer:
             break
     return allowed | BASE_KWARGS
 
