@@ -36,10 +36,11 @@ def main() -> None:
     config = validate(cfg)
 
     from strata.data.loading import load_data
+    from strata.tensorflow_import import import_tensorflow
     from strata.training import environment
 
     environment.configure(config.trainer, config.seed)
-    tf = environment.import_tensorflow()
+    tf = import_tensorflow()
     start = time.perf_counter()
     bundle = load_data(config)
     load_seconds = time.perf_counter() - start

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_train(args: list[str]) -> int:
     """Runs Hydra's entry point for training with `args`; returns the exit code."""
-    from strata.training.environment import quiet_tensorflow
+    from strata.tensorflow_import import quiet_tensorflow
 
     quiet_tensorflow()
     try:

@@ -139,3 +139,32 @@ def test_image_folder_trains_and_predicts_a_flat_folder(tmp_path):
     assert result.code == 0, result.text
     frame = pd.read_csv(tmp_path / "p.csv")
     assert frame["id"].tolist() == ["a.png", "b.png"] and list(frame.columns)[1:] == ["label", "prob_dark", "prob_light"]
+
+
+def test_a_model_saved_before_the_one_import_name_still_predicts(houses, tmp_path):
+    """Runs trained when strata's layers were the top-level modules `layers.*` (and its losses
+    `pipelines.models.*`) record those module paths in model.keras; Keras finds them by their
+    registered names (`strata>Impute`), so such a run predicts what it always did."""
+    import shutil
+    import zipfile
+
+    work, run = houses
+    old = tmp_path / "old_run"
+    shutil.copytree(run, old, ignore=shutil.ignore_patterns("predictions"))
+    with zipfile.ZipFile(run / "model.keras") as source:
+        files = {name: source.read(name) for name in source.namelist()}
+    config = files["config.json"].decode()
+    renamed = config.replace('"module": "strata.layers.', '"module": "layers.').replace(
+        '"module": "strata.models.', '"module": "pipelines.models.')
+    assert renamed.count('"module": "layers.') >= 2 and '"module": "pipelines.models.losses"' in renamed
+    files["config.json"] = renamed.encode()
+    with zipfile.ZipFile(old / "model.keras", "w") as target:
+        for name, data in files.items():
+            target.writestr(name, data)
+
+    new = strata("predict", f"run={run}", f"input={work / 'new.csv'}", f"output={tmp_path / 'new.csv'}", cwd=tmp_path)
+    before = strata("predict", f"run={old}", f"input={work / 'new.csv'}", f"output={tmp_path / 'old.csv'}", cwd=tmp_path)
+    assert new.code == 0 and before.code == 0, new.text + before.text
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "old.csv"), pd.read_csv(tmp_path / "new.csv"))

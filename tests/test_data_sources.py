@@ -13,7 +13,7 @@ from strata.errors import DataError
 
 @pytest.fixture(scope="module")
 def tf():
-    from strata.training.environment import import_tensorflow
+    from strata.tensorflow_import import import_tensorflow
 
     return import_tensorflow()
 

@@ -102,40 +102,29 @@ def split_indices(
     seed: int,
     stratify: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Shuffled train/validation/test index arrays (see `_split_indices`); too few rows to split
-    is the data's problem, reported as a `DataError`."""
-    try:
-        return _split_indices(n, validation, test, seed, stratify)
-    except ValueError as ex:
-        raise DataError(
-            f"data: {n} rows are too few to split into train/validation/test "
-            f"(data.split.validation={validation}, data.split.test={test}): {str(ex).splitlines()[0]}"
-        ) from None
-
-
-def _split_indices(
-    n: int,
-    validation: float,
-    test: float,
-    seed: int,
-    stratify: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Shuffled train/validation/test index arrays; stratified by `stratify` when given."""
+    """Shuffled train/validation/test index arrays, stratified by `stratify` when given; too few
+    rows to split is the data's problem, reported as a `DataError`."""
     from sklearn.model_selection import train_test_split
 
     index = np.arange(n)
     parts: dict[str, np.ndarray] = {}
     rest, rest_strat = index, stratify
-    if test > 0:
-        rest, parts["test"] = train_test_split(
-            rest, test_size=test, random_state=seed, stratify=_usable(rest_strat, test)
-        )
-        rest_strat = None if stratify is None else stratify[rest]
-    if validation > 0:
-        fraction = validation / (1 - test)
-        rest, parts["validation"] = train_test_split(
-            rest, test_size=fraction, random_state=seed + 1, stratify=_usable(rest_strat, fraction)
-        )
+    try:
+        if test > 0:
+            rest, parts["test"] = train_test_split(
+                rest, test_size=test, random_state=seed, stratify=_usable(rest_strat, test)
+            )
+            rest_strat = None if stratify is None else stratify[rest]
+        if validation > 0:
+            fraction = validation / (1 - test)
+            rest, parts["validation"] = train_test_split(
+                rest, test_size=fraction, random_state=seed + 1, stratify=_usable(rest_strat, fraction)
+            )
+    except ValueError as ex:
+        raise DataError(
+            f"data: {n} rows are too few to split into train/validation/test "
+            f"(data.split.validation={validation}, data.split.test={test}): {str(ex).splitlines()[0]}"
+        ) from None
     parts["train"] = rest
     return parts
 

@@ -76,7 +76,7 @@ def load_model(run: RunDir, compile: bool = True):
     layers by their registered names, `strata>Step`, not by module)."""
     if not run.model.is_file():
         raise DataError(f"run={run.root}: model.keras is missing; the run did not finish training.")
-    from strata.training.environment import import_tensorflow
+    from strata.tensorflow_import import import_tensorflow
 
     import_tensorflow()
     import keras

@@ -14,9 +14,9 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from strata.training import environment
+from strata.tensorflow_import import import_tensorflow
 
-environment.import_tensorflow()  # first: TensorFlow's native libraries print while they load
+import_tensorflow()  # first: TensorFlow's native libraries print while they load
 
 from strata.callbacks import CallbackContext
 from strata.callbacks.terminate_on_nan import TrainingDiverged
@@ -31,7 +31,7 @@ from strata.run.atomic import atomic_path, write_json_atomic
 from strata.run.description import RunDescription
 from strata.run.finished import FinishedRun
 from strata.run.layout import RunDir
-from strata.training import multi_worker
+from strata.training import environment, multi_worker
 from strata.training.callbacks import build_callbacks
 from strata.training.optimizers import build_optimizer
 
