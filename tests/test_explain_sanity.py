@@ -31,7 +31,7 @@ def _train(bundle: DataBundle, model_cfg, epochs: int):
 
 
 def _mlp(**kwargs):
-    from strata.models.mlp import MLPConfig
+    from strata.models.families.mlp import MLPConfig
 
     return MLPConfig(family="mlp", name="mlp", **{"units": [32], "dropout": 0.0, **kwargs})
 
@@ -135,7 +135,7 @@ def test_integrated_gradients_are_complete_through_lookups_embeddings_and_text_b
 
 def test_integrated_gradients_are_complete_per_token_through_a_masked_transformer():
     from strata.explain.explainer import explain
-    from strata.models.transformer import TransformerConfig
+    from strata.models.families.transformer import TransformerConfig
     from strata.run.inference import predict_raw
 
     rng = np.random.default_rng(2)

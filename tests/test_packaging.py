@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,14 @@ from tests.conftest import ROOT, strata
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """strata installed from this tree, without dependencies, into a folder of its own."""
+    """strata installed from a copy of this tree's files (not a `build/` folder an earlier build
+    left in it), without dependencies, into a folder of its own."""
+    source = tmp_path_factory.mktemp("source") / "strata"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "outputs", "multirun", "__pycache__", ".*_cache"))
     target = tmp_path_factory.mktemp("site")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(ROOT)],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)],
         capture_output=True, text=True, timeout=600,
     )
     assert build.returncode == 0, build.stderr
