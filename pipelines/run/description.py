@@ -34,9 +34,6 @@ class RunDescription:
     task: Task
     features: list[Feature]
 
-    def feature(self, name: str) -> Feature:
-        return next(f for f in self.features if f.name == name)
-
     def to_dict(self) -> dict:
         return {"task": self.task.to_dict(), "features": [f.to_dict() for f in self.features]}
 
