@@ -1,4 +1,4 @@
-"""`strata explain run=<run dir> input=<file or folder> [method=...] [output=<dir>]`: why the model
+"""`strata explain run=<run dir> input=<file, folder or -> [method=...] [output=<dir>]`: why the model
 predicts what it does.
 
 Per-example attributions by raw feature (integrated gradients, saliency or occlusion) for the

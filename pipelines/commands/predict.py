@@ -1,4 +1,4 @@
-"""`strata predict run=<run dir> input=<file or folder> [output=<file>]`: predictions for raw inputs.
+"""`strata predict run=<run dir> input=<file, folder or -> [output=<file or ->]`: predictions for raw inputs.
 
 Writes a CSV: the inputs' identifiers (row number or file name), then the label and each class's
 probability (classifiers) or the prediction in the target's units (regression). `input=-` reads
