@@ -96,7 +96,14 @@ def series_values(
     return data.astype("float32"), columns
 
 
-@SOURCES.register("timeseries", TimeseriesConfig)
+def windows_sharing_targets(cfg: TimeseriesConfig) -> int:
+    """How many following windows predict some of a window's target steps (horizon > stride):
+    cross-validation leaves that many out between a fold's training and validation windows."""
+    return -(-cfg.horizon // cfg.stride) - 1
+
+
+# chronological: cross-validation folds are expanding windows in time order, `fold_gap` apart
+@SOURCES.register("timeseries", TimeseriesConfig, chronological=True, fold_gap=windows_sharing_targets)
 def load(cfg: TimeseriesConfig, seed: int) -> DataBundle:
     files = file_paths.matching_files(cfg.path, cfg.base_dir)
     values, columns = series_values(cfg, files, "data.path")

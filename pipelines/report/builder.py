@@ -76,20 +76,27 @@ def write_report(finished: FinishedRun, model=None, bundle=None, history: dict |
         log.warning("report: no %s plots: %s: %s", task.kind, type(ex).__name__, str(ex).splitlines()[0][:300])
         results.notes.append(f"no {task.kind} plots: {type(ex).__name__}: {str(ex).splitlines()[0][:300]}")
     task_plots = [(p.name, p.title, p.figure) for p in results.plots]
+    from strata.report.cross_validation import folds_section
+
+    folds = folds_section(run, json.loads(run.metrics.read_text())) if run.metrics.is_file() else None
+    fold_plots = [(_safe(stem), caption, figure) for stem, caption, figure in folds.plots] if folds else []
 
     with atomic_path(run.root / REPORT_DIR, directory=True) as folder:
         folder.mkdir(parents=True)
         written = []
-        for stem, caption, figure in plots + task_plots:
+        for stem, caption, figure in plots + task_plots + fold_plots:
             figure.savefig(folder / f"{stem}.png")
             written.append((stem, caption))
     curve_images = [(f"{REPORT_DIR}/{s}.png", c) for s, c in written[: len(plots)]]
-    task_images = [(f"{REPORT_DIR}/{s}.png", c) for s, c in written[len(plots):]]
+    task_images = [(f"{REPORT_DIR}/{s}.png", c) for s, c in written[len(plots):len(plots) + len(task_plots)]]
+    fold_images = [(f"{REPORT_DIR}/{s}.png", c) for s, c in written[len(plots) + len(task_plots):]]
 
     sections = []
     metrics = _metrics_rows(run)
     if metrics:
         sections.append(Section("Final metrics", tables=[("", *metrics)]))
+    if folds:
+        sections.append(Section(folds.title, images=fold_images, tables=[("", folds.header, folds.rows)], notes=folds.notes))
     curve_note = f"per epoch, from the {curves_source}" if curves else (
         "no per-epoch metrics found (is the tensorboard callback off?)")
     sections.append(Section("Learning curves", images=curve_images, notes=[curve_note]))
@@ -131,6 +138,9 @@ def _metrics_rows(run: RunDir) -> tuple[list[str], list[list[Any]]] | None:
     if not run.metrics.is_file():
         return None
     metrics: dict[str, dict[str, float]] = json.loads(run.metrics.read_text())
+    from strata.report.cross_validation import SECTION
+
+    metrics.pop(SECTION, None)  # a section of its own
     names = sorted({k for values in metrics.values() for k in values}, key=lambda m: (m != "loss", m))
     rows = [[split, *[metric_value(values[m]) if m in values else "" for m in names]] for split, values in metrics.items()]
     return ["split", *names], rows
