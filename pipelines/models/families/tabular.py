@@ -3,7 +3,8 @@
 - Each scalar numeric column is embedded (Gorishniy et al. 2022): `piecewise_linear` encodes it
   by the quantile bins of its training values (a quantile transform, so skewed columns and
   outliers need no care), `periodic` by trainable sine/cosine frequencies; then one linear map
-  and ReLU per column. Categories, text bags and wider numeric inputs join as in `model=mlp`.
+  and ReLU per column. `auto` embeds by quantile bins from 1,000 training rows on and feeds
+  smaller tables' normalized values as they are. Categories, text bags and wider numeric inputs join as in `model=mlp`.
 - The network is an ensemble of `ensemble_size` members (TabM-mini, Gorishniy et al. 2024): each
   member scales the input by its own vector, all share the MLP, each has its own output layer;
   each member is trained on its own loss and the model predicts their mean.
@@ -27,12 +28,17 @@ class TabularConfig(ModelConfig):
     activation: str = "relu"
     dropout: float = Field(0.1, ge=0, lt=1)
     ensemble_size: int = Field(16, ge=1)
-    numeric_embedding: Literal["piecewise_linear", "periodic", "none"] = "piecewise_linear"
+    numeric_embedding: Literal["auto", "piecewise_linear", "periodic", "none"] = "auto"
     bins: int | Literal["auto"] = "auto"
     frequencies: int = Field(16, ge=1)
     frequency_scale: float = Field(0.1, gt=0)
     numeric_embedding_dim: int = Field(16, ge=1)
 
+
+# `numeric_embedding: auto` embeds numeric columns by their quantile bins from this many training
+# rows on; below it, each bin's parameters see too few rows, and the plain normalized values
+# generalize better (benchmarks/QUALITY.md measures both on tables of 128 to 1,300 rows)
+MIN_ROWS_FOR_EMBEDDINGS = 1000
 
 # `bins: auto` follows the Rice rule for histograms, 2 * n^(1/3) bins for n training rows (about
 # 14 for 300 rows, 20 for 1,000, 54 for 20,000), at most this many
@@ -86,8 +92,11 @@ def _features(ctx, cfg: TabularConfig):
             tensor = keras.layers.Flatten(name=f"{name}_flatten")(tensor)
         rest.append(tensor)
     embedded = block
-    if block is not None and cfg.numeric_embedding != "none":
-        if cfg.numeric_embedding == "piecewise_linear":
+    kind = cfg.numeric_embedding
+    if kind == "auto":
+        kind = "piecewise_linear" if ctx.bundle.size("train") >= MIN_ROWS_FOR_EMBEDDINGS else "none"
+    if block is not None and kind != "none":
+        if kind == "piecewise_linear":
             values = _training_values(ctx, joined, block)
             bins = auto_bins(len(values)) if cfg.bins == "auto" else cfg.bins
             edges = [quantile_edges(values[:, j], bins) for j in range(values.shape[1])]
