@@ -21,6 +21,7 @@ import_tensorflow()  # first: TensorFlow's native libraries print while they loa
 from strata.callbacks import CallbackContext
 from strata.callbacks.terminate_on_nan import TrainingDiverged
 from strata.config.schema import RootConfig
+from strata.data import class_weights
 from strata.data.loading import load_data
 from strata.errors import ConfigError
 from strata.export.exporter import export_model
@@ -132,6 +133,7 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
     started = time.perf_counter()
     strategy = environment.configure(config.trainer, config.seed)
     bundle = load_data(config)
+    class_weights.check(config.data, bundle)
     model, logged = _compiled_model(config, bundle, strategy)
     callbacks = build_callbacks(CallbackContext(config, run, model, bundle, raw_config), logged)
     history = _fit(model, bundle, config, run, callbacks)
@@ -180,7 +182,7 @@ def _fit(model, bundle, config: RootConfig, run: RunDir, callbacks: list):
     """`model.fit` over the bundle's training (and validation) pipelines; a loss that diverges
     becomes the user's error, with what was kept and what to try."""
     trainer = config.trainer
-    train_ds = bundle.dataset("train", trainer.batch_size, training=True)
+    train_ds = class_weights.weighted(bundle.dataset("train", trainer.batch_size, training=True), config.data, bundle)
     val_ds = bundle.dataset("validation", trainer.batch_size) if "validation" in bundle.splits else None
     # with a fixed number of steps, Keras keeps one iterator across epochs: repeat, or it runs dry
     if trainer.steps_per_epoch:
