@@ -71,8 +71,10 @@ class HParamsLogger(Callback):
         """Writes `final/<split>_<metric>` scalars (the HParams dashboard's metric columns)."""
         import tensorflow as tf
 
+        from strata.run.metrics import scalar_metrics
+
         with self.writer.as_default():
-            for split, values in metrics.items():
+            for split, values in scalar_metrics(metrics).items():
                 for name, value in values.items():
                     tf.summary.scalar(f"final/{split}_{name}", float(value), step=0)
         self.writer.close()

@@ -82,6 +82,9 @@ def _remove_if_empty(cfg: DictConfig) -> None:
 def _optimized_value(name: str | None, metrics: dict) -> float | None:
     if not name:
         return None
+    from strata.run.metrics import scalar_metrics
+
+    metrics = scalar_metrics(metrics)
     split, _, metric = name.partition("/")
     if not metric:
         split, metric = "validation", name

@@ -32,6 +32,7 @@ from strata.run.atomic import atomic_path, write_json_atomic
 from strata.run.description import RunDescription
 from strata.run.finished import FinishedRun
 from strata.run.layout import RunDir
+from strata.run.metrics import add_class_metrics, scalar_metrics
 from strata.training import environment, multi_worker
 from strata.training.callbacks import build_callbacks
 from strata.training.optimizers import build_optimizer
@@ -210,8 +211,8 @@ def _epochs_trained(model, history) -> int:
     return history.epoch[-1] + 1 if history.epoch else (getattr(model, "_initial_epoch", None) or 0)
 
 
-def _final_metrics(model, bundle, trainer) -> dict[str, dict[str, float]]:
-    """The trained model's metrics on each split (`metrics.json`)."""
+def _final_metrics(model, bundle, trainer) -> dict[str, dict]:
+    """The trained model's metrics on each split, and a classifier's per-class ones (`metrics.json`)."""
     results: dict[str, dict[str, float]] = {}
     for split in ("train", "validation", "test"):
         if split not in bundle.splits or (split == "test" and not trainer.evaluate_test):
@@ -219,6 +220,7 @@ def _final_metrics(model, bundle, trainer) -> dict[str, dict[str, float]]:
         limit = trainer.steps_per_epoch if split == "train" else trainer.validation_steps
         values = model.evaluate(bundle.dataset(split, trainer.batch_size), steps=limit, verbose=0, return_dict=True)
         results[split] = {k: float(v) for k, v in values.items()}
+        add_class_metrics(results, split, model, bundle.dataset(split, trainer.batch_size), bundle.task, limit)
     return results
 
 
@@ -262,7 +264,7 @@ def _diverged(ex, config: RootConfig, run: RunDir) -> ConfigError:
 
 def _summary(run: RunDir, results: dict, export_path, epochs: int, seconds: float) -> None:
     lines = [f"run finished: {epochs} epochs in {seconds:.1f} s", f"  run directory: {run.root}"]
-    for split, values in results.items():
+    for split, values in scalar_metrics(results).items():
         shown = ", ".join(f"{k} {metric_value(v)}" for k, v in values.items())
         lines.append(f"  {split:<10} {shown}")
     lines.append(f"  model:         {run.model}")
