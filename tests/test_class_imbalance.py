@@ -105,7 +105,7 @@ def test_evaluate_reports_the_same_class_metrics(imbalance):
     recorded = _metrics(imbalance, "balanced")
     result = strata("evaluate", f"run={imbalance['root'] / 'balanced'}")
     assert result.code == 0, result.text
-    printed = json.loads(result.out[result.out.index("{"):])
+    printed = json.loads(result.out[result.out.index("{") :])
     for key in ("loss", "accuracy", "balanced_accuracy", "macro_f1"):
         assert printed["test"][key] == pytest.approx(recorded["test"][key], rel=1e-4)
     assert printed["per_class"]["test"].keys() == recorded["per_class"]["test"].keys() == {"no", "yes"}
