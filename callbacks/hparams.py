@@ -68,16 +68,28 @@ class HParamsLogger(Callback):
         self._written = True
 
     def write_final_metrics(self, metrics: dict[str, dict[str, float]]) -> None:
-        """Writes `final/<split>_<metric>` scalars (the HParams dashboard's metric columns)."""
+        """Writes `final/<split>_<metric>` scalars (the HParams dashboard's metric columns); a
+        section that nests (`cross_validation`'s `mean`) gives `final/cross_validation_mean_<metric>`,
+        and lists (its per-fold values) are left out."""
         import tensorflow as tf
 
-        from strata.run.metrics import scalar_metrics
+        from strata.run.metrics import PER_CLASS
 
         with self.writer.as_default():
-            for split, values in scalar_metrics(metrics).items():
-                for name, value in values.items():
-                    tf.summary.scalar(f"final/{split}_{name}", float(value), step=0)
+            for name, value in _scalars({k: v for k, v in metrics.items() if k != PER_CLASS}):
+                tf.summary.scalar(f"final/{name}", value, step=0)
         self.writer.close()
+
+
+def _scalars(values: dict, prefix: str = "") -> list[tuple[str, float]]:
+    """(`<key>_<key>...`, number) for every number in a nested dict of metrics."""
+    out = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out += _scalars(value, f"{prefix}{key}_")
+        elif isinstance(value, (int, float)):
+            out.append((f"{prefix}{key}", float(value)))
+    return out
 
 
 def collect_hparams(raw_config, config) -> dict:

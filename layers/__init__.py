@@ -10,16 +10,23 @@ from strata.layers.gan import GAN
 from strata.layers.impute import Impute
 from strata.layers.positional_embedding import PositionalEmbedding
 from strata.layers.reconstruction_loss import ReconstructionLoss
+from strata.layers.signed_log import SignedLog
 from strata.layers.step import Step, step
+from strata.layers.tabular import EnsembleInputs, EnsembleMean, PeriodicEncoding, PiecewiseLinearEncoding
 from strata.layers.transformer_block import TransformerEncoderBlock
 from strata.layers.vae_sampling import VAESampling
 
 __all__ = [
     "Denormalize",
+    "EnsembleInputs",
+    "EnsembleMean",
     "GAN",
     "Impute",
+    "PeriodicEncoding",
+    "PiecewiseLinearEncoding",
     "PositionalEmbedding",
     "ReconstructionLoss",
+    "SignedLog",
     "Step",
     "TransformerEncoderBlock",
     "VAESampling",

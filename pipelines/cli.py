@@ -22,10 +22,10 @@ usage: strata <command> [key=value ...]
 commands:
   train     [overrides]                              train a model from the composed config
   evaluate  run=<run dir> [split=test]               re-evaluate a run's model on one of its splits
-  predict   run=<run dir> input=<file or folder> [output=<file>]
-                                                     write predictions for raw inputs
+  predict   run=<run dir> input=<file, folder or -> [output=<file or ->]
+                                                     write predictions for raw inputs (- : stdin/stdout)
   export    run=<run dir> [export=saved_model|onnx|tflite]  rewrite a run's serving artifacts
-  explain   run=<run dir> input=<file or folder> [method=integrated_gradients|saliency|occlusion|permutation]
+  explain   run=<run dir> input=<file, folder or -> [method=integrated_gradients|saliency|occlusion|permutation]
             [output=<dir>] [baseline=mean] [steps=64] [target=<class>]
                                                      attributions per raw feature, heatmaps, word colours
   report    run=<run dir>                            (re)write the run's report.html: curves, plots, summary

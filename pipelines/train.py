@@ -80,19 +80,25 @@ def _remove_if_empty(cfg: DictConfig) -> None:
 
 
 def _optimized_value(name: str | None, metrics: dict) -> float | None:
+    """The value `optimized_metric` names in the run's metrics. A cross-validated run has no
+    validation split of its final model: `validation/<metric>` and `cross_validation/<metric>`
+    are then the folds' mean."""
     if not name:
         return None
     from strata.run.metrics import scalar_metrics
 
-    metrics = scalar_metrics(metrics)
     split, _, metric = name.partition("/")
     if not metric:
         split, metric = "validation", name
+    sections = scalar_metrics(metrics)
+    if "cross_validation" in metrics:
+        sections["cross_validation"] = metrics["cross_validation"]["mean"]
+        sections.setdefault("validation", sections["cross_validation"])
     try:
-        return float(metrics[split][metric])
+        return float(sections[split][metric])
     except KeyError:
         from strata.errors import ConfigError, suggestion
 
-        known = [f"{s}/{m}" for s, values in metrics.items() for m in values]
+        known = [f"{s}/{m}" for s, values in sections.items() for m in values]
         raise ConfigError(f"optimized_metric: '{name}' is not among the run's metrics.{suggestion(name, known)}") from None
 

@@ -25,12 +25,15 @@ class Result:
         return self.out + self.err
 
 
-def strata(*args: str, cwd: Path | str | None = None, env: dict | None = None, timeout: float = 600) -> Result:
-    """Runs the installed `strata` command with `args`; returns exit code and output."""
+def strata(
+    *args: str, cwd: Path | str | None = None, env: dict | None = None, timeout: float = 600, stdin: str | None = None
+) -> Result:
+    """Runs the installed `strata` command with `args` (and `stdin` as its standard input, else
+    none); returns exit code and output."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
     proc = subprocess.run(
-        [str(STRATA), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+        [str(STRATA), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, input=stdin
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -61,6 +61,21 @@ def test_predict_from_another_folder_with_gaps_and_unseen_values(houses, tmp_pat
     assert frame["price"][0] > frame["price"][3]  # bigger, in a dearer city
 
 
+def test_predict_a_file_without_its_header_reads_the_training_columns_in_order(houses, tmp_path):
+    """A run trained on a file with a header predicts rows without one: the first line names none
+    of the columns, and has the training file's columns but the target, in its order."""
+    import pandas as pd
+
+    work, run = houses
+    (tmp_path / "rows.csv").write_text("".join(f"{line}\n" for line in (work / "new.csv").read_text().splitlines()[1:]))
+    with_header = strata("predict", f"run={run}", f"input={work / 'new.csv'}", f"output={tmp_path / 'a.csv'}")
+    without = strata("predict", f"run={run}", f"input={tmp_path / 'rows.csv'}", f"output={tmp_path / 'b.csv'}")
+    assert with_header.code == 0 and without.code == 0, with_header.text + without.text
+    assert "read 4 rows" in without.err and "header no" in without.err and "Id, area, rooms, city, remarks)" in without.err
+    assert "header yes" in with_header.err
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "b.csv"), pd.read_csv(tmp_path / "a.csv"))
+
+
 def test_the_run_reloads_its_data_from_another_folder(houses, tmp_path, monkeypatch):
     """What `strata evaluate run=...` does: the recorded config finds houses.csv from anywhere."""
     from strata.run.finished import FinishedRun

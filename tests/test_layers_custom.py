@@ -119,7 +119,7 @@ def test_a_model_of_every_layer_reloads_from_a_keras_file(tmp_path):
 @pytest.mark.parametrize(
     "module",
     ["strata.layers.step", "strata.layers.positional_embedding", "strata.layers.transformer_block", "strata.layers.vae_sampling",
-     "strata.layers.reconstruction_loss", "strata.layers.gan"],
+     "strata.layers.reconstruction_loss", "strata.layers.gan", "strata.layers.tabular", "strata.layers.signed_log"],
 )
 def test_docstring_examples_run(module):
     import doctest
@@ -127,3 +127,94 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module), extraglobs={"keras": keras, "np": np})
     assert result.attempted and not result.failed
+
+
+def test_piecewise_linear_encoding_fills_bins_up_to_the_value():
+    from strata.layers import PiecewiseLinearEncoding
+
+    layer = PiecewiseLinearEncoding([[0.0, 1.0, 3.0, 4.0], [10.0, 20.0]])
+    x = keras.ops.convert_to_tensor([[2.0, 15.0], [-1.0, 30.0], [5.0, 10.0]])
+    out = keras.ops.convert_to_numpy(layer(x))
+    assert out.shape == (3, 2, 3)
+    np.testing.assert_allclose(out[0], [[1.0, 0.5, 0.0], [0.5, 0.0, 0.0]])
+    # below the first edge the first bin goes negative, above the last the last bin passes 1
+    np.testing.assert_allclose(out[1], [[-1.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+    np.testing.assert_allclose(out[2], [[1.0, 1.0, 2.0], [0.0, 0.0, 0.0]])
+    assert PiecewiseLinearEncoding.from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+def test_quantile_edges_follow_the_training_values():
+    from strata.layers.tabular import quantile_edges
+
+    values = np.concatenate([np.arange(100.0), [np.nan]])
+    edges = quantile_edges(values, 4)
+    np.testing.assert_allclose(edges, [0.0, 24.75, 49.5, 74.25, 99.0])
+    assert quantile_edges(np.full(10, 3.0), 8) == [2.5, 3.5]  # a constant column still gets one bin
+
+
+@pytest.mark.parametrize("kind", ["regression", "softmax", "sigmoid"])
+def test_ensemble_mean_trains_each_member_on_its_own_loss(kind):
+    """The mean's loss plus the layer's added loss equals the mean of the members' own losses."""
+    from strata.layers import EnsembleMean
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(6, 4, 3)).astype("float32") * 2
+    layer = EnsembleMean(kind)
+    mean = keras.ops.convert_to_numpy(layer(z, training=True))
+    added = float(layer.losses[0])
+    assert keras.ops.convert_to_numpy(EnsembleMean(kind)(z)).shape == (6, 3)
+    if kind == "regression":
+        y = rng.normal(size=(6, 3)).astype("float32")
+        members = np.mean([np.mean((y - z[:, i]) ** 2) for i in range(4)])
+        own = np.mean((y - mean) ** 2)
+    elif kind == "softmax":
+        y = rng.integers(0, 3, size=6)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        members = np.mean([float(loss(y, z[:, i])) for i in range(4)])
+        own = float(loss(y, mean))
+    else:
+        y = rng.integers(0, 2, size=(6, 3)).astype("float32")
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        members = np.mean([float(loss(y, z[:, i])) for i in range(4)])
+        own = float(loss(y, mean))
+    assert added > 0
+    np.testing.assert_allclose(own + added, members, rtol=1e-4)
+    layer(z)  # not training: nothing added
+    assert not layer.losses
+
+
+def test_ensemble_inputs_start_members_apart():
+    from strata.layers import EnsembleInputs
+
+    layer = EnsembleInputs(8, seed=1)
+    out = keras.ops.convert_to_numpy(layer(np.ones((2, 5), dtype="float32")))
+    assert out.shape == (2, 8, 5)
+    assert set(np.unique(out)) <= {-1.0, 1.0} and len({tuple(row) for row in out[0]}) > 1
+
+
+def test_signed_log_compresses_only_heavy_tailed_columns():
+    from strata.layers import SignedLog
+    from strata.layers.signed_log import heavy_tailed
+
+    rng = np.random.default_rng(0)
+    values = np.stack([rng.lognormal(10, 1.5, 2000), rng.normal(size=2000), -rng.lognormal(5, 1.2, 2000)], axis=1)
+    assert heavy_tailed(values).tolist() == [True, False, True]
+    out = keras.ops.convert_to_numpy(SignedLog([True, False])(np.array([[np.e - 1, -3.0]], dtype="float32")))
+    np.testing.assert_allclose(out, [[1.0, -3.0]], rtol=1e-6)
+
+
+def test_a_tabular_model_reloads_from_a_keras_file(tmp_path):
+    from strata.layers import EnsembleInputs, EnsembleMean, PeriodicEncoding, PiecewiseLinearEncoding, SignedLog
+
+    x_in = keras.Input((2,), name="x")
+    logged = SignedLog([True, False])(x_in)
+    bins = keras.layers.Flatten()(PiecewiseLinearEncoding([[0.0, 1.0, 2.0], [-1.0, 0.0, 1.0, 2.0]])(logged))
+    waves = keras.layers.Flatten()(PeriodicEncoding(3)(logged))
+    members = EnsembleInputs(4, seed=0)(keras.layers.Concatenate()([bins, waves]))
+    out = EnsembleMean("softmax")(keras.layers.Dense(3)(keras.layers.Dense(8, activation="relu")(members)))
+    model = keras.Model(x_in, out)
+    data = np.random.default_rng(0).normal(size=(5, 2)).astype("float32")
+    expected = model.predict(data, verbose=0)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(data, verbose=0), expected, atol=1e-6)

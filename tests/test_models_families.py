@@ -73,11 +73,16 @@ FAMILIES = {
         60,
     ),
     "graph": (("model=graph", "data.name=iris", "data.as_images=false", FAST), 40),
+    "tabular": (("experiment=diagnosis", "model=tabular", "model.units=[32,32]", "model.ensemble_size=4", FAST), 40),
+    "tabular_regression": (
+        ("data.name=diabetes", "data.as_images=false", "model=tabular", "model.units=[32]", "model.ensemble_size=4", FAST),
+        60,
+    ),
     "autoencoder": (("experiment=digits_denoise",), 60),
     "vae": (("experiment=digits_vae",), 100),
     "gan": (("experiment=digits_gan",), 60),
 }
-CLASSIFIERS = ("mlp", "cnn", "rnn", "transformer", "graph")
+CLASSIFIERS = ("mlp", "cnn", "rnn", "transformer", "graph", "tabular")
 
 
 @pytest.fixture(scope="module", params=sorted(FAMILIES))

@@ -1,4 +1,4 @@
-"""`strata explain run=<run dir> input=<file or folder> [method=...] [output=<dir>]`: why the model
+"""`strata explain run=<run dir> input=<file, folder or -> [method=...] [output=<dir>]`: why the model
 predicts what it does.
 
 Per-example attributions by raw feature (integrated gradients, saliency or occlusion) for the
@@ -9,6 +9,7 @@ bar charts, image heatmaps and a coloured text page into `output` (default
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +17,14 @@ import numpy as np
 from strata.commands import args as cli_args
 from strata.errors import ConfigError, DataError, suggestion
 from strata.explain.explainer import METHODS
+from strata.run import raw_inputs
 from strata.run.atomic import atomic_path
 from strata.run.finished import FinishedRun
 from strata.run.inference import predict_raw
-from strata.run.raw_inputs import read_inputs
 
 ARGS = {
     "run": None,  # the run directory
-    "input": None,  # a file or folder of raw inputs (as for strata predict)
+    "input": None,  # a file or folder of raw inputs, or - for stdin (as for strata predict)
     "method": "integrated_gradients",  # integrated_gradients | saliency | occlusion | permutation
     "output": None,  # the folder to write (default <run>/explain/<input>_<method>)
     "baseline": "mean",  # mean | zero | a number: what an attribution is measured against
@@ -60,7 +61,9 @@ def main(argv: list[str]) -> Path:
             f"strata explain: method=permutation ranks the columns of a table; this model takes one input ({only}). "
             "Use method=integrated_gradients, saliency or occlusion."
         )
-    x, ids = read_inputs(opts["input"], features, config.data)
+    inputs = raw_inputs.read(opts["input"], features, config.data)
+    print(inputs.summary, file=sys.stderr)
+    x, ids = inputs.x, inputs.ids
     if len(ids) > limit:
         print(f"explaining the first {limit} of {len(ids)} inputs (limit={limit})")
         x, ids = {k: v[:limit] for k, v in x.items()}, ids[:limit]
@@ -104,7 +107,7 @@ def main(argv: list[str]) -> Path:
                 repeats=repeats, seed=config.seed,
             )
 
-    output = Path(opts["output"]) if opts["output"] else finished.run.root / "explain" / f"{Path(opts['input']).stem}_{method}"
+    output = Path(opts["output"]) if opts["output"] else finished.run.root / "explain" / f"{raw_inputs.input_stem(opts['input'])}_{method}"
     from strata.explain.output_files import write_explanation
 
     with atomic_path(output, directory=True) as tmp:

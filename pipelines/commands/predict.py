@@ -1,21 +1,25 @@
-"""`strata predict run=<run dir> input=<file or folder> [output=<file>]`: predictions for raw inputs.
+"""`strata predict run=<run dir> input=<file, folder or -> [output=<file or ->]`: predictions for raw inputs.
 
 Writes a CSV: the inputs' identifiers (row number or file name), then the label and each class's
-probability (classifiers) or the prediction in the target's units (regression).
+probability (classifiers) or the prediction in the target's units (regression). `input=-` reads
+stdin, `output=-` writes the CSV to stdout (and everything else to stderr, so that it pipes).
+How the input was read (its delimiter, header and rows) is logged on stderr.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from strata.commands import args as cli_args
 from strata.data.features import Task
+from strata.run import raw_inputs
 from strata.run.atomic import atomic_path
 from strata.run.finished import FinishedRun
 from strata.run.inference import predict_raw
-from strata.run.raw_inputs import read_inputs
 
 
 def main(argv: list[str]) -> Path:
@@ -23,18 +27,35 @@ def main(argv: list[str]) -> Path:
         argv, "predict", {"run": None, "input": None, "output": None, "batch_size": "256"}, required=("run", "input")
     )
     finished = FinishedRun.open(opts["run"])
-    model = finished.model(compile=False)
     if finished.task.kind == "generation":  # a GAN: input= a count of samples or an .npy of latent vectors
+        model = finished.model(compile=False)
         x, ids = latent_inputs(opts["input"], model.latent_dim, finished.config.seed)
-    else:
-        x, ids = read_inputs(opts["input"], finished.features, finished.config.data)
+    else:  # the input first: a file that cannot be read ends the command before the model loads
+        inputs = raw_inputs.read(opts["input"], finished.features, finished.config.data)
+        print(inputs.summary, file=sys.stderr)
+        x, ids = inputs.x, inputs.ids
+        model = finished.model(compile=False)
     predictions = predict_raw(model, x, int(opts["batch_size"]))
     frame = to_frame(predictions, ids, finished.task)
-    output = Path(opts["output"]) if opts["output"] else finished.run.root / "predictions" / f"{Path(opts['input']).stem}.csv"
+    if opts["output"] == "-":
+        _to_stdout(frame)
+        print(f"wrote {len(frame)} predictions to stdout", file=sys.stderr)
+        return Path("-")
+    output = Path(opts["output"]) if opts["output"] else finished.run.root / "predictions" / f"{raw_inputs.input_stem(opts['input'])}.csv"
     with atomic_path(output) as tmp:
         frame.to_csv(tmp, index=False)
     print(f"wrote {len(frame)} predictions to {output}")
     return output
+
+
+def _to_stdout(frame) -> None:
+    """The CSV on stdout; a reader that stops early (`| head`) is not an error."""
+    try:
+        frame.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the rest of the output goes nowhere, and Python's own flush at exit does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def latent_inputs(value: str, latent_dim: int, seed: int) -> tuple[np.ndarray, list[str]]:

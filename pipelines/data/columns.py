@@ -23,8 +23,9 @@ class TextOptions(StrictModel):
     """How a text column becomes model input (see `strata.models.preprocessing`)."""
 
     max_tokens: int = Field(20_000, ge=2)
-    ngrams: int = Field(1, ge=1, le=5)
-    bag_mode: Literal["tf_idf", "count", "multi_hot"] = "multi_hot"
+    ngrams: int = Field(2, ge=1, le=5)
+    bag_mode: Literal["tf_idf", "count", "multi_hot"] = "tf_idf"
+    norm: Literal["l2", "none"] = "l2"
     sequence_length: int = Field(64, ge=1)
     standardize: Literal["lower_and_strip_punctuation", "lower", "strip_punctuation", "none"] = (
         "lower_and_strip_punctuation"

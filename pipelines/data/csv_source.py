@@ -17,6 +17,7 @@ from strata.data.bundle import DataBundle, Split
 from strata.data.columns import TextOptions, plan_columns, read_options, typed_columns
 from strata.data.schema import ClassWeightConfig, FileDataConfig
 from strata.data.splits import separate_files, split_rows
+from strata.errors import DataError
 from strata.registry import SOURCES
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,12 @@ def load(cfg: CsvConfig, seed: int) -> DataBundle:
     size_mb = sum(f.stat().st_size for f in files) / 2**20
     streamable = all(f.suffix.lower() not in (".parquet", ".pq") for f in files)
     if size_mb > cfg.in_memory_max_mb and streamable and not (cfg.validation_path or cfg.test_path):
+        if (cfg.split.folds or 1) > 1:
+            raise DataError(
+                f"data.split.folds={cfg.split.folds}: cross-validation needs the rows in memory, but data.path "
+                f"({size_mb:.3g} MB) is above data.in_memory_max_mb={cfg.in_memory_max_mb:g} and would be streamed; "
+                "raise data.in_memory_max_mb if the table fits in memory, or train without data.split.folds."
+            )
         from strata.data.csv_streaming import load_streaming
 
         log.info("data: %.3g MB of CSV is above data.in_memory_max_mb=%s: streaming it", size_mb, cfg.in_memory_max_mb)

@@ -48,10 +48,7 @@ def settle_task(bundle: DataBundle, kind: str, family: str) -> None:
             f"data: target '{task.target}' has a single class ({(task.classes or ['?'])[0]!r}); "
             "a classifier needs at least two. Check data.target."
         )
-    if task.kind in ("regression", "forecast") and bundle.splits["train"].y is not None:
-        y = bundle.splits["train"].y.astype("float64").reshape(len(bundle.splits["train"]), -1)
-        task.target_mean = np.nanmean(y, axis=0).tolist()
-        task.target_std = np.maximum(np.nanstd(y, axis=0), 1e-8).tolist()
+    set_target_statistics(task, bundle.splits["train"])
     unsupervised = ("reconstruction", "generation")
     family_task = FAMILIES.get(family).info.get("task")
     if family_task is not None and task.kind != family_task:
@@ -62,6 +59,15 @@ def settle_task(bundle: DataBundle, kind: str, family: str) -> None:
         raise ConfigError(
             f"task={task.kind}: model={family} is supervised; use model=autoencoder, vae or gan (or task=auto)."
         )
+
+
+def set_target_statistics(task: Task, train) -> None:
+    """A regression's or forecast's target mean and standard deviation, from the training split
+    `train` (the model standardizes its targets with them)."""
+    if task.kind in ("regression", "forecast") and train.y is not None:
+        y = train.y.astype("float64").reshape(len(train), -1)
+        task.target_mean = np.nanmean(y, axis=0).tolist()
+        task.target_std = np.maximum(np.nanstd(y, axis=0), 1e-8).tolist()
 
 
 def _override_task(bundle: DataBundle, kind: str) -> None:

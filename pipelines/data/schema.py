@@ -17,6 +17,16 @@ class SplitConfig(StrictModel):
     test: float = Field(0.1, ge=0, lt=1)
     stratify: bool = True
     seed: int | None = Field(None, ge=0)
+    # cross-validation: null or 1 off, K >= 2 trains K models on folds of the non-test rows, then
+    # the final model on all of them (strata.training.cross_validation)
+    folds: int | None = None
+
+    @field_validator("folds", mode="before")
+    @classmethod
+    def _folds_count(cls, value):
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError(f"got {value!r}; expected null or 1 (no cross-validation) or a number of folds >= 2")
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> SplitConfig:

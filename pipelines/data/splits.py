@@ -8,6 +8,9 @@
   (`split_of_rows`), the same in the checking pass and in tf.data, so splits never overlap.
 
 `data.limit` caps the training split after splitting, so the held-out splits stay the same.
+
+Cross-validation (`data.split.folds=K`) divides the non-test rows again, into K folds
+(`fold_indices`): stratified by class, shuffled, or expanding windows in time order.
 """
 
 from __future__ import annotations
@@ -137,3 +140,57 @@ def _usable(stratify: np.ndarray | None, fraction: float = 0.5) -> np.ndarray | 
     _, counts = np.unique(stratify, return_counts=True)
     smaller = min(fraction, 1 - fraction) * len(stratify)
     return stratify if counts.min() >= 2 and smaller >= len(counts) else None
+
+
+def fold_indices(
+    n: int,
+    k: int,
+    seed: int,
+    stratify: np.ndarray | None = None,
+    chronological: bool = False,
+    gap: int = 0,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(training, validation) index arrays of `k` folds of `n` rows, for `data.split.folds=k`.
+
+    Shuffled by `seed` (scikit-learn's `KFold`), stratified by the labels in `stratify` when
+    given (`StratifiedKFold`: every fold holds each class in the proportions of all the rows), or
+    with `chronological` rows in time order, expanding windows (`TimeSeriesSplit`): the rows are
+    cut into k + 1 consecutive blocks, fold i trains on blocks 1..i and validates on block i + 1,
+    leaving out the `gap` rows just before it (windows whose targets overlap the validation
+    ones). Too few rows, or a class with fewer than k rows, is a `DataError` naming
+    `data.split.folds`.
+
+    Example:
+
+    >>> [len(v) for _, v in fold_indices(10, 3, seed=0)]
+    [4, 3, 3]
+    >>> [(t.tolist(), v.tolist()) for t, v in fold_indices(6, 2, seed=0, chronological=True)]
+    [([0, 1], [2, 3]), ([0, 1, 2, 3], [4, 5])]
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
+
+    if k < 2:
+        raise ValueError(f"fold_indices: k must be at least 2, got {k}")
+    key = f"data.split.folds={k}"
+    if chronological:
+        block = n // (k + 1)
+        if block < 1 or n - k * block - gap < 1:
+            raise DataError(
+                f"{key}: {n} non-test examples in time order are too few for {k} expanding-window folds "
+                f"(at least {k + 1 + gap} needed); lower data.split.folds."
+            )
+        folds = TimeSeriesSplit(n_splits=k, gap=gap).split(np.arange(n))
+    elif stratify is not None:
+        classes, counts = np.unique(stratify, return_counts=True)
+        if counts.min() < k:
+            rare = classes[int(np.argmin(counts))]
+            raise DataError(
+                f"{key}: class {str(rare)!r} has {int(counts.min())} non-test rows, and stratified folds need at least "
+                f"{k} of every class; lower data.split.folds, or set data.split.stratify=false."
+            )
+        folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(n), stratify)
+    else:
+        if n < k:
+            raise DataError(f"{key}: {n} non-test rows are too few for {k} folds; lower data.split.folds.")
+        folds = KFold(n_splits=k, shuffle=True, random_state=seed).split(np.arange(n))
+    return [(np.asarray(train), np.asarray(validation)) for train, validation in folds]

@@ -57,12 +57,15 @@ class Table:
     header: bool
     # column -> (numbers, missing mask, bad mask) from `column_numbers`, parsed once per column
     parsed: dict = field(default_factory=dict, repr=False)
+    # the line each row starts on, when known (a reader that skips blank lines or reads quoted
+    # values over several lines); else a row's line follows from its index and the header
+    lines: list[int] | None = field(default=None, repr=False)
 
     def where(self, row: int) -> str:
         """'<file> row N (line L)' of a row index in the frame."""
         i = int(np.searchsorted(self.starts, row, side="right")) - 1
         in_file = row - self.starts[i]
-        line = in_file + (2 if self.header else 1)
+        line = self.lines[row] if self.lines is not None else in_file + (2 if self.header else 1)
         return f"{self.files[i]} row {in_file + 1} (line {line})"
 
     @property
@@ -99,6 +102,13 @@ def read_table(
     return Table(table, files, starts, header)
 
 
+def parquet_strings(frame):
+    """A frame read from Parquet as the strings a CSV would hold: missing values are ''."""
+    frame = frame.astype(object).where(frame.notna(), "").astype(str)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
 def _read_one(f: Path, delimiter: str, header: bool, column_names, key: str, encoding: str, nrows):
     import pandas as pd
 
@@ -109,9 +119,7 @@ def _read_one(f: Path, delimiter: str, header: bool, column_names, key: str, enc
             raise DataError(f"{key}: cannot read {f} as Parquet ({str(ex).splitlines()[0]}).") from None
         if nrows is not None:
             frame = frame.head(nrows)
-        frame = frame.astype(object).where(frame.notna(), "").astype(str)
-        frame.columns = [str(c) for c in frame.columns]
-        return _rename(frame, column_names, f, key)
+        return _rename(parquet_strings(frame), column_names, f, key)
     try:
         frame = pd.read_csv(
             f,

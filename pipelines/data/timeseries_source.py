@@ -51,14 +51,18 @@ class TimeseriesConfig(FileDataConfig):
         return self
 
 
-def series_values(cfg, files, key: str, columns: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
-    """The series as float32 (rows, columns), sorted by `time_column`, gaps interpolated."""
+def series_values(
+    cfg, files, key: str, columns: list[str] | None = None, table: tables.Table | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """The series as float32 (rows, columns), sorted by `time_column`, gaps interpolated; read from
+    `files` with the config's delimiter and header, unless `table` is given (already read)."""
     import pandas as pd
 
-    table = tables.read_table(
-        files, tables.delimiter_of(getattr(cfg, "delimiter", ","), files), cfg.header, cfg.column_names,
-        key=key, encoding=cfg.encoding,
-    )
+    if table is None:
+        table = tables.read_table(
+            files, tables.delimiter_of(getattr(cfg, "delimiter", ","), files), cfg.header, cfg.column_names,
+            key=key, encoding=cfg.encoding,
+        )
     names = [str(c) for c in table.frame.columns]
     if cfg.time_column:
         tables.require_column(table, cfg.time_column, "data.time_column")
@@ -66,7 +70,8 @@ def series_values(cfg, files, key: str, columns: list[str] | None = None) -> tup
         numbers, bad = tables.parse_numbers(stamps, np.zeros(len(stamps), bool))
         # numbers sort as numbers; dates and times in ISO form sort as text
         order = np.argsort(numbers if not bad.any() else stamps, kind="stable")
-        table = tables.Table(table.frame.iloc[order].reset_index(drop=True), table.files, table.starts, table.header)
+        lines = None if table.lines is None else [table.lines[i] for i in order]
+        table = tables.Table(table.frame.iloc[order].reset_index(drop=True), table.files, table.starts, table.header, lines=lines)
     missing = set(cfg.missing_values)
     if columns is None:
         columns = cfg.columns
@@ -91,7 +96,14 @@ def series_values(cfg, files, key: str, columns: list[str] | None = None) -> tup
     return data.astype("float32"), columns
 
 
-@SOURCES.register("timeseries", TimeseriesConfig)
+def windows_sharing_targets(cfg: TimeseriesConfig) -> int:
+    """How many following windows predict some of a window's target steps (horizon > stride):
+    cross-validation leaves that many out between a fold's training and validation windows."""
+    return -(-cfg.horizon // cfg.stride) - 1
+
+
+# chronological: cross-validation folds are expanding windows in time order, `fold_gap` apart
+@SOURCES.register("timeseries", TimeseriesConfig, chronological=True, fold_gap=windows_sharing_targets)
 def load(cfg: TimeseriesConfig, seed: int) -> DataBundle:
     files = file_paths.matching_files(cfg.path, cfg.base_dir)
     values, columns = series_values(cfg, files, "data.path")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from strata.data.features import Task
-from strata.layers import Denormalize
+from strata.layers import Denormalize, EnsembleMean
 from strata.models.losses import StandardizedMeanSquaredError
 
 
@@ -24,6 +24,31 @@ def head(x, task: Task):
     if task.kind == "multilabel":
         return keras.layers.Dense(task.num_classes, activation="sigmoid", dtype="float32", name="probabilities")(x)
     raise ValueError(f"no supervised head for task {task.kind!r}")
+
+
+def ensemble_head(members, task: Task):
+    """The output layer for `task` over an ensemble's members (batch, k, units): each member gets
+    its own output layer, and the model predicts their mean (`strata.layers.EnsembleMean`, which
+    also trains every member on its own prediction). Same output names as `head`."""
+    k = members.shape[1]
+    if task.kind in ("regression", "forecast"):
+        units, kind = int(_prod(task.target_shape)), "regression"
+    elif task.kind in ("binary", "multilabel"):
+        units, kind = (1 if task.kind == "binary" else task.num_classes), "sigmoid"
+    elif task.kind == "multiclass":
+        units, kind = task.num_classes, "softmax"
+    else:
+        raise ValueError(f"no supervised head for task {task.kind!r}")
+    outputs = keras.layers.EinsumDense(
+        "bkd,kdo->bko", output_shape=(k, units), bias_axes="ko", dtype="float32", name="member_outputs"
+    )(members)
+    mean = EnsembleMean(kind, dtype="float32", name="ensemble_mean")(outputs)
+    if kind == "regression":
+        if tuple(task.target_shape) != (units,):
+            mean = keras.layers.Reshape(tuple(task.target_shape), dtype="float32")(mean)
+        return Denormalize(task.target_mean or [0.0], task.target_std or [1.0], name="prediction")(mean)
+    name = "probability" if task.kind == "binary" else "probabilities"
+    return keras.layers.Activation("sigmoid" if kind == "sigmoid" else "softmax", dtype="float32", name=name)(mean)
 
 
 def default_loss(task: Task):

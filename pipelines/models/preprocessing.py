@@ -14,7 +14,8 @@ import numpy as np
 
 from strata.data.bundle import DataBundle
 from strata.data.features import Feature
-from strata.layers import Impute
+from strata.layers import Impute, SignedLog
+from strata.layers.signed_log import heavy_tailed, signed_log
 
 
 def raw_inputs(features: list[Feature]) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def encode(bundle: DataBundle, inputs: dict[str, Any], model_cfg, sequences: boo
         x = inputs[feature.name]
         values = bundle.train_values(feature.name)
         if feature.kind == "numeric":
-            encoded[feature.name] = _numeric(x, values, feature)
+            encoded[feature.name] = _numeric(x, values, feature, getattr(model_cfg, "numeric_transform", "none"))
         elif feature.kind == "categorical":
             encoded[feature.name] = _categorical(x, values, feature, model_cfg)
         elif feature.kind == "text":
@@ -75,9 +76,31 @@ def _with_indicators(mean: np.ndarray, variance: np.ndarray, missing: np.ndarray
     return np.concatenate([mean, missing]), np.concatenate([variance, np.maximum(missing * (1 - missing), 1e-12)])
 
 
-def _numeric(x, values: np.ndarray, feature: Feature):
-    mean, variance, missing = numeric_stats(values)
-    x, has_missing = _impute(x, mean, missing, feature.name)
+def log_columns(values: np.ndarray, transform: str) -> np.ndarray:
+    """Per column of a numeric feature's training values: whether the model takes its signed log
+    (`model.numeric_transform`: `log` every column, `none` no column, `auto` the heavy-tailed
+    ones, `strata.layers.signed_log.heavy_tailed`)."""
+    columns = values.reshape(len(values), -1).astype("float64")
+    if transform == "log":
+        return np.ones(columns.shape[1], dtype=bool)
+    if transform == "auto":
+        return heavy_tailed(columns)
+    return np.zeros(columns.shape[1], dtype=bool)
+
+
+def _numeric(x, values: np.ndarray, feature: Feature, transform: str = "none"):
+    logged = log_columns(values, transform)
+    if logged.any() and tuple(feature.shape) == (logged.size,):
+        # statistics of the logged columns; a missing value is filled with the raw value whose
+        # log is their mean
+        mean, variance, missing = numeric_stats(np.where(logged, signed_log(values.astype("float64")), values))
+        fill = np.where(logged, np.sign(mean) * np.expm1(np.abs(mean)), mean)
+        x, has_missing = _impute(x, fill, missing, feature.name)
+        columns = [*logged.tolist(), *([False] * logged.size if has_missing else [])]
+        x = SignedLog(columns, name=f"{feature.name}_log")(x)
+    else:
+        mean, variance, missing = numeric_stats(values)
+        x, has_missing = _impute(x, mean, missing, feature.name)
     if has_missing:
         mean, variance = _with_indicators(mean, variance, missing)
     norm = keras.layers.Normalization(mean=mean.tolist(), variance=variance.tolist(), name=f"{feature.name}_norm")
@@ -148,7 +171,12 @@ def _text(x, values: np.ndarray, feature: Feature, sequences: bool):
             name=f"{feature.name}_vectorize",
         )
     vectorizer.adapt(values.astype(str).ravel())
-    return vectorizer(flat)
+    bag = vectorizer(flat)
+    if not sequences and opts.get("norm", "none") == "l2":
+        # every text's bag scaled to unit length, as scikit-learn's TfidfVectorizer does: a long
+        # text weighs no more than a short one
+        bag = keras.layers.UnitNormalization(name=f"{feature.name}_l2")(bag)
+    return bag
 
 
 def _image(x, feature: Feature):

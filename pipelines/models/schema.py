@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from strata.config.schema import StrictModel
@@ -14,3 +16,4 @@ class ModelConfig(StrictModel):
     metrics: list[str] | None = None
     embedding_dim: int = Field(16, ge=1)
     max_one_hot: int = Field(64, ge=2)
+    numeric_transform: Literal["auto", "log", "none"] = "auto"

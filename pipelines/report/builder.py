@@ -78,15 +78,20 @@ def write_report(finished: FinishedRun, model=None, bundle=None, history: dict |
         log.warning("report: no %s plots: %s: %s", task.kind, type(ex).__name__, str(ex).splitlines()[0][:300])
         results.notes.append(f"no {task.kind} plots: {type(ex).__name__}: {str(ex).splitlines()[0][:300]}")
     task_plots = [(p.name, p.title, p.figure) for p in results.plots]
+    from strata.report.cross_validation import folds_section
+
+    folds = folds_section(run, json.loads(run.metrics.read_text())) if run.metrics.is_file() else None
+    fold_plots = [(_safe(stem), caption, figure) for stem, caption, figure in folds.plots] if folds else []
 
     with atomic_path(run.root / REPORT_DIR, directory=True) as folder:
         folder.mkdir(parents=True)
         written = []
-        for stem, caption, figure in plots + task_plots:
+        for stem, caption, figure in plots + task_plots + fold_plots:
             figure.savefig(folder / f"{stem}.png")
             written.append((stem, caption))
     curve_images = [(f"{REPORT_DIR}/{s}.png", c) for s, c in written[: len(plots)]]
-    task_images = [(f"{REPORT_DIR}/{s}.png", c) for s, c in written[len(plots):]]
+    task_images = [(f"{REPORT_DIR}/{s}.png", c) for s, c in written[len(plots):len(plots) + len(task_plots)]]
+    fold_images = [(f"{REPORT_DIR}/{s}.png", c) for s, c in written[len(plots) + len(task_plots):]]
 
     sections = []
     recorded = json.loads(run.metrics.read_text()) if run.metrics.is_file() else {}
@@ -99,6 +104,8 @@ def write_report(finished: FinishedRun, model=None, bundle=None, history: dict |
             "precision, recall and F1 of each class over the whole split (metrics.json); "
             "balanced accuracy is the mean recall, macro F1 the mean F1"]))
         results.tables = [t for t in results.tables if t.kind != "per_class"]
+    if folds:
+        sections.append(Section(folds.title, images=fold_images, tables=[("", folds.header, folds.rows)], notes=folds.notes))
     curve_note = f"per epoch, from the {curves_source}" if curves else (
         "no per-epoch metrics found (is the tensorboard callback off?)")
     sections.append(Section("Learning curves", images=curve_images, notes=[curve_note]))

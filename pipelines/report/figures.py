@@ -36,6 +36,22 @@ def learning_curve(metric: str, series: dict[str, tuple[list[int], list[float]]]
     return fig
 
 
+def fold_curves(metric: str, series: dict[str, tuple[list[int], list[float]]]):
+    """One validation metric over the epochs, a line per cross-validation fold."""
+    fig = _figure(fixed=True)
+    ax = fig.subplots()
+    for label, (epochs, values) in series.items():
+        ax.plot([e + 1 for e in epochs], values, marker="o", markersize=3, label=label)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"validation {metric}, per fold")
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
 def confusion_matrix(matrix: np.ndarray, classes: list[str]):
     """Counts of true (rows) against predicted (columns) classes, annotated when small."""
     k = len(classes)

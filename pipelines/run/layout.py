@@ -47,6 +47,20 @@ class RunDir:
         return self.checkpoints / "backup"
 
     @property
+    def folds(self) -> Path:
+        """The cross-validation folds' own run directories (`data.split.folds`)."""
+        return self.root / "folds"
+
+    def fold(self, index: int) -> RunDir:
+        """Fold `index` (from 1) of a cross-validated run: its tensorboard/, checkpoints/, fold.json."""
+        return RunDir(self.folds / str(index))
+
+    @property
+    def fold_record(self) -> Path:
+        """In a fold's directory: the fold's rows, state and, once done, its validation metrics."""
+        return self.root / "fold.json"
+
+    @property
     def model(self) -> Path:
         return self.root / "model.keras"
 
@@ -78,7 +92,8 @@ class RunDir:
 
     def remove_stale_temporaries(self) -> None:
         """Removes what a killed process left of its atomic writes (`.<name>.*.tmp`)."""
-        for folder in (self.root, self.export_dir, self.checkpoints / "backup"):
+        fold_backups = sorted(self.folds.glob("*/checkpoints/backup")) if self.folds.is_dir() else []
+        for folder in (self.root, self.export_dir, self.checkpoints / "backup", *fold_backups):
             if folder.is_dir():
                 for leftover in folder.glob(".*.tmp*"):
                     if leftover.is_dir():

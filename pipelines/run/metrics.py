@@ -21,6 +21,8 @@ import numpy as np
 
 SPLITS = ("train", "validation", "test")
 PER_CLASS = "per_class"
+# sections of metrics.json that are not splits: each is shown on its own
+NOT_SPLITS = (PER_CLASS, "cross_validation")
 CLASSIFICATION = ("binary", "multiclass")
 
 
@@ -30,7 +32,7 @@ def scalar_metrics(metrics: dict) -> dict[str, dict[str, float]]:
     return {
         split: {name: value for name, value in metrics[split].items() if isinstance(value, (int, float))}
         for split in order
-        if split != PER_CLASS and isinstance(metrics[split], dict)
+        if split not in NOT_SPLITS and isinstance(metrics[split], dict)
     }
 
 

@@ -48,6 +48,17 @@ def configure(trainer, seed: int):
     return strategy
 
 
+def restart(trainer, seed: int) -> None:
+    """Starts another model in this process as `configure` started the first (cross-validation's
+    folds and final model): Keras's global state cleared, so layer names count from zero again,
+    then the precision policy and the seeds set again. The strategy is kept."""
+    import keras
+
+    keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy(trainer.precision)
+    keras.utils.set_random_seed(seed)
+
+
 def _check_accelerator(trainer, tf) -> None:
     wanted = trainer.accelerator
     if wanted == "cpu" and trainer.strategy == "tpu":

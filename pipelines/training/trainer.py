@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -33,7 +34,7 @@ from strata.run.description import RunDescription
 from strata.run.finished import FinishedRun
 from strata.run.layout import RunDir
 from strata.run.metrics import add_class_metrics, scalar_metrics
-from strata.training import environment, multi_worker
+from strata.training import cross_validation, environment, multi_worker
 from strata.training.callbacks import build_callbacks
 from strata.training.optimizers import build_optimizer
 
@@ -93,6 +94,8 @@ def _announce_resume(config: RootConfig, run: RunDir) -> None:
             raise ConfigError("resume: this config has no backup to resume from (callbacks.backup is off); "
                               "keep callbacks.backup on to make runs resumable.")
         return
+    if cross_validation.fold_count(config):
+        return  # its folds and its final model each say where they resume (strata.training.cross_validation)
     metadata = run.backup / "training_metadata.json"
     if metadata.is_file():
         done = json.loads(metadata.read_text()).get("epoch", 0)
@@ -135,10 +138,17 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
     strategy = environment.configure(config.trainer, config.seed)
     bundle = load_data(config)
     class_weights.check(config.data, bundle)
+    folds = None
+    if cross_validation.fold_count(config):  # K models on folds, then this one on every non-test row
+        fit_fold = functools.partial(_fit_fold, strategy=strategy, raw_config=raw_config)
+        folds = cross_validation.cross_validate(config, run, bundle, fit_fold)
+        config, bundle = folds.final_config, folds.final_bundle
     model, logged = _compiled_model(config, bundle, strategy)
     callbacks = build_callbacks(CallbackContext(config, run, model, bundle, raw_config), logged)
     history = _fit(model, bundle, config, run, callbacks)
     metrics = _final_metrics(model, bundle, config.trainer)
+    if folds is not None:
+        metrics[cross_validation.SECTION] = folds.section()
     finished = FinishedRun(run, config, RunDescription(bundle.task, bundle.features))
     export_path = _save(model, finished, metrics, callbacks)
     epochs = _epochs_trained(model, history)
@@ -150,6 +160,16 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
     else:
         log.info("worker finished: %d epochs in %.1f s (the chief writes the run directory)", epochs, seconds)
     return TrainResult(run, metrics, epochs, seconds)
+
+
+def _fit_fold(config: RootConfig, run: RunDir, bundle, strategy, raw_config: Any) -> tuple[dict[str, float], int]:
+    """One cross-validation fold: a fresh model fitted on the fold's training rows, its metrics on
+    the fold's validation rows and the epochs behind its final weights."""
+    model, logged = _compiled_model(config, bundle, strategy)
+    callbacks = build_callbacks(CallbackContext(config, run, model, bundle, raw_config), logged)
+    history = _fit(model, bundle, config, run, callbacks)
+    metrics = _final_metrics(model, cross_validation.validation_only(bundle), config.trainer)["validation"]
+    return metrics, cross_validation.chosen_epochs(callbacks, _epochs_trained(model, history))
 
 
 def _compiled_model(config: RootConfig, bundle, strategy) -> tuple[Any, list[str]]:
@@ -267,6 +287,8 @@ def _summary(run: RunDir, results: dict, export_path, epochs: int, seconds: floa
     for split, values in scalar_metrics(results).items():
         shown = ", ".join(f"{k} {metric_value(v)}" for k, v in values.items())
         lines.append(f"  {split:<10} {shown}")
+    if cross_validation.SECTION in results:
+        lines.append(f"  {'folds':<10} {cross_validation.summary(results[cross_validation.SECTION])}")
     lines.append(f"  model:         {run.model}")
     if export_path is not None:
         lines.append(f"  SavedModel:    {export_path}")
