@@ -73,8 +73,10 @@ class HParamsLogger(Callback):
         and lists (its per-fold values) are left out."""
         import tensorflow as tf
 
+        from strata.run.metrics import PER_CLASS
+
         with self.writer.as_default():
-            for name, value in _scalars(metrics):
+            for name, value in _scalars({k: v for k, v in metrics.items() if k != PER_CLASS}):
                 tf.summary.scalar(f"final/{name}", value, step=0)
         self.writer.close()
 

@@ -85,10 +85,12 @@ def _optimized_value(name: str | None, metrics: dict) -> float | None:
     are then the folds' mean."""
     if not name:
         return None
+    from strata.run.metrics import scalar_metrics
+
     split, _, metric = name.partition("/")
     if not metric:
         split, metric = "validation", name
-    sections = {s: values for s, values in metrics.items() if s != "cross_validation"}
+    sections = scalar_metrics(metrics)
     if "cross_validation" in metrics:
         sections["cross_validation"] = metrics["cross_validation"]["mean"]
         sections.setdefault("validation", sections["cross_validation"])

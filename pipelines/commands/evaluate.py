@@ -1,4 +1,5 @@
-"""`strata evaluate run=<run dir> [split=test] [batch_size=N]`: re-evaluate a run's model."""
+"""`strata evaluate run=<run dir> [split=test] [batch_size=N]`: re-evaluate a run's model on a split,
+with the metrics `metrics.json` holds for it (a classifier's per-class ones too)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from strata.commands import args as cli_args
 from strata.errors import ConfigError
 from strata.run.finished import FinishedRun
+from strata.run.metrics import add_class_metrics
 
 
 def main(argv: list[str]) -> dict[str, float]:
@@ -22,6 +24,7 @@ def main(argv: list[str]) -> dict[str, float]:
     if split not in bundle.splits:
         raise ConfigError(f"strata evaluate: the run has no {split} split (data.split.{split} is 0).")
     values = model.evaluate(bundle.dataset(split, batch), verbose=0, return_dict=True)
-    values = {k: float(v) for k, v in values.items()}
-    print(json.dumps({split: values}, indent=2, sort_keys=True))
-    return values
+    results = {split: {k: float(v) for k, v in values.items()}}
+    add_class_metrics(results, split, model, bundle.dataset(split, batch), finished.task)  # classifiers
+    print(json.dumps(results, indent=2, sort_keys=True))
+    return results[split]

@@ -46,6 +46,11 @@ class DataBundle:
     def size(self, split: str) -> int:
         return len(self.splits[split]) if split in self.splits else 0
 
+    def class_counts(self) -> np.ndarray:
+        """Examples of each class (label-index order) in the training split, for a classifier."""
+        y = np.asarray(self.splits["train"].y).astype("int64").reshape(-1)
+        return np.bincount(y, minlength=self.task.num_classes)
+
     def train_values(self, name: str) -> np.ndarray:
         """The training split's raw values of one feature, for adapting preprocessing layers."""
         return self.splits["train"].x[name]

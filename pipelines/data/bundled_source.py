@@ -12,14 +12,14 @@ import numpy as np
 
 from strata.data.bundle import DataBundle, Split
 from strata.data.features import Feature, Task, input_name
-from strata.data.schema import DataConfig
+from strata.data.schema import ClassWeightConfig, DataConfig
 from strata.data.splits import split_rows
 from strata.registry import SOURCES
 
 DATASETS = ("digits", "breast_cancer", "diabetes", "iris", "wine")
 
 
-class BundledConfig(DataConfig):
+class BundledConfig(DataConfig, ClassWeightConfig):
     source: Literal["bundled"] = "bundled"
     name: Literal[DATASETS] = "digits"  # type: ignore[valid-type]
     as_images: bool = True

@@ -15,7 +15,7 @@ from pydantic import Field
 from strata.data import file_paths, tables
 from strata.data.bundle import DataBundle, Split
 from strata.data.columns import TextOptions, plan_columns, read_options, typed_columns
-from strata.data.schema import FileDataConfig
+from strata.data.schema import ClassWeightConfig, FileDataConfig
 from strata.data.splits import separate_files, split_rows
 from strata.errors import DataError
 from strata.registry import SOURCES
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 ColumnKind = Literal["numeric", "categorical", "text", "ignore"]
 
 
-class CsvConfig(FileDataConfig):
+class CsvConfig(FileDataConfig, ClassWeightConfig):
     """The `csv` source's keys; conf/data/csv.yaml documents each one."""
 
     source: Literal["csv"] = "csv"

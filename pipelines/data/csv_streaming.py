@@ -51,9 +51,16 @@ class StreamingCsvBundle(DataBundle):
     label_index: dict[str, int] = field(default_factory=dict)
     fractions: tuple[float, float] = (0.1, 0.1)
     split_seed: int = 0
+    # training rows of each class in the files (the training split holds a sample)
+    train_class_counts: list[int] = field(default_factory=list)
 
     def size(self, split: str) -> int:
         return self.counts.get(split, 0)
+
+    def class_counts(self) -> np.ndarray:
+        if len(self.train_class_counts) != self.task.num_classes:  # classes set by `task=`: the sample's
+            return super().class_counts()
+        return np.asarray(self.train_class_counts, dtype="int64")
 
     def dataset(self, split: str, batch_size: int, training: bool = False, with_targets: bool = True):
         import tensorflow as tf
@@ -153,6 +160,7 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
     counts = dict.fromkeys(SPLITS, 0)
     file_rows = dict.fromkeys(SPLITS, 0)
     labels: dict[str, str] = {}  # raw label -> class name
+    train_labels: dict[str, int] = {}  # raw label -> training rows
     samples: dict[str, list] = {s: [] for s in SPLITS}  # (priority, x dict, raw target) chunks
     row0 = 0
     for f in files:
@@ -177,6 +185,9 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
             for s, name in enumerate(SPLITS):
                 rows = np.flatnonzero((part == s) & present)
                 counts[name] += len(rows)
+                if name == "train" and kind != "regression":
+                    for raw, count in zip(*np.unique(np.char.strip(target[rows].astype(str)), return_counts=True)):
+                        train_labels[str(raw)] = train_labels.get(str(raw), 0) + int(count)
                 file_rows[name] += int((part == s).sum())
                 limit = cfg.sample_rows if name == "train" else HELD_OUT_SAMPLE
                 samples[name] = _keep_lowest(samples[name], priority[rows], {k: v[rows] for k, v in x.items()},
@@ -196,6 +207,9 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
         task = Task("binary" if len(classes) == 2 else "multiclass", target=cfg.target, classes=classes)
     index = {c: i for i, c in enumerate(task.classes or [])}
     label_index = {raw: index[name] for raw, name in labels.items()}
+    train_class_counts = [0] * len(index)
+    for raw, count in train_labels.items():
+        train_class_counts[label_index[raw]] += count
     splits = {}
     for name in SPLITS:
         if counts[name] == 0:
@@ -211,6 +225,7 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
         features, task, splits, cfg.pipeline, seed,
         files=list(files), delimiter=delimiter, header=cfg.header, columns=columns,
         missing=sorted(missing), counts=counts, file_rows=file_rows, label_index=label_index, fractions=fractions, split_seed=seed_of_split,
+        train_class_counts=train_class_counts,
     )
 
 

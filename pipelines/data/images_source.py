@@ -20,7 +20,7 @@ from strata.config.schema import StrictModel
 from strata.data import file_paths, image_files
 from strata.data.bundle import DataBundle, Split
 from strata.data.features import Feature, Task
-from strata.data.schema import FileDataConfig
+from strata.data.schema import ClassWeightConfig, FileDataConfig
 from strata.data.splits import separate_files, split_rows
 from strata.errors import DataError
 from strata.registry import SOURCES
@@ -37,7 +37,7 @@ class AugmentConfig(StrictModel):
     contrast: float = Field(0.0, ge=0, lt=1)
 
 
-class ImagesConfig(FileDataConfig):
+class ImagesConfig(FileDataConfig, ClassWeightConfig):
     """The `images` source's keys; conf/data/images.yaml documents each one."""
 
     source: Literal["images"] = "images"

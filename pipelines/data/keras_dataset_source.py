@@ -14,7 +14,7 @@ import numpy as np
 
 from strata.data.arrays import feature_for, task_for
 from strata.data.bundle import DataBundle, Split
-from strata.data.schema import DataConfig
+from strata.data.schema import ClassWeightConfig, DataConfig
 from strata.data.splits import split_rows
 from strata.errors import DataError
 from strata.registry import SOURCES
@@ -31,7 +31,7 @@ CLASS_NAMES = {
 }
 
 
-class KerasDatasetConfig(DataConfig):
+class KerasDatasetConfig(DataConfig, ClassWeightConfig):
     """The `keras_dataset` source's keys; conf/data/keras_dataset.yaml documents each one."""
 
     source: Literal["keras_dataset"] = "keras_dataset"

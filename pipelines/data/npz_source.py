@@ -15,13 +15,13 @@ from pydantic import Field
 from strata.data import file_paths
 from strata.data.arrays import feature_for, task_for
 from strata.data.bundle import DataBundle, Split
-from strata.data.schema import FileDataConfig
+from strata.data.schema import ClassWeightConfig, FileDataConfig
 from strata.data.splits import separate_files, split_rows
 from strata.errors import DataError, suggestion
 from strata.registry import SOURCES
 
 
-class NpzConfig(FileDataConfig):
+class NpzConfig(FileDataConfig, ClassWeightConfig):
     """The `npz` source's keys; conf/data/npz.yaml documents each one."""
 
     source: Literal["npz"] = "npz"

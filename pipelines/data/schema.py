@@ -1,10 +1,15 @@
-"""Config keys every data source shares: splits, the tf.data pipeline and limits."""
+"""Config keys every data source shares: splits, the tf.data pipeline and limits; and the key
+of the sources that can feed a classifier (`class_weight`)."""
 
 from __future__ import annotations
+
+import math
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from strata.config.schema import StrictModel
+from strata.errors import suggestion
 
 
 class SplitConfig(StrictModel):
@@ -62,3 +67,34 @@ class FileDataConfig(DataConfig):
     validation_path: str | None = None
     test_path: str | None = None
     in_memory_max_mb: float = Field(512.0, gt=0)
+
+
+# `class_weight` names: none, or sklearn's n_samples / (n_classes * count) from the training split
+CLASS_WEIGHT_MODES = ("none", "balanced")
+
+
+class ClassWeightConfig(StrictModel):
+    """`class_weight` of the sources that can feed a classifier (every source but time series):
+    `none`, `balanced`, or a mapping from the raw class label to its weight. The mapping's labels
+    are checked against the data's classes when it loads (`strata.data.class_weights`)."""
+
+    class_weight: str | dict[str | int | float | bool, float] = "none"
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _mode_or_positive_weights(cls, value: Any) -> Any:
+        if value is None:
+            return "none"
+        if isinstance(value, str):
+            if value in CLASS_WEIGHT_MODES:
+                return value
+            raise ValueError(
+                f"got {value!r}, expected none, balanced or a mapping {{class: weight}}.{suggestion(value, CLASS_WEIGHT_MODES)}"
+            )
+        if not isinstance(value, dict) or not value:
+            raise ValueError(f"got {value!r}, expected none, balanced or a mapping {{class: weight}} (e.g. {{yes: 5, no: 1}}).")
+        for label, weight in value.items():
+            number = weight if isinstance(weight, (int, float)) and not isinstance(weight, bool) else None
+            if number is None or not math.isfinite(number) or number <= 0:
+                raise ValueError(f"the weight of class {label!r} is {weight!r}; weights must be positive numbers.")
+        return value

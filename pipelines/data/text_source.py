@@ -17,7 +17,7 @@ from strata.data import file_paths, tables
 from strata.data.bundle import DataBundle, Split
 from strata.data.columns import TextOptions, target_values
 from strata.data.features import Feature, Task, input_name
-from strata.data.schema import FileDataConfig
+from strata.data.schema import ClassWeightConfig, FileDataConfig
 from strata.data.splits import separate_files, split_rows
 from strata.errors import DataError
 from strata.registry import SOURCES
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = (".txt", ".text", ".md")
 
 
-class TextConfig(FileDataConfig):
+class TextConfig(FileDataConfig, ClassWeightConfig):
     """The `text` source's keys; conf/data/text.yaml documents each one."""
 
     source: Literal["text"] = "text"

@@ -20,7 +20,7 @@ from strata.data import file_paths
 from strata.data.arrays import task_for
 from strata.data.bundle import DataBundle, Split
 from strata.data.features import Feature, input_name
-from strata.data.schema import FileDataConfig
+from strata.data.schema import ClassWeightConfig, FileDataConfig
 from strata.data.splits import separate_files, split_rows
 from strata.errors import ConfigError, DataError, suggestion
 from strata.registry import SOURCES
@@ -37,7 +37,7 @@ class RecordFeature(StrictModel):
     rescale: float | None = None
 
 
-class TFRecordConfig(FileDataConfig):
+class TFRecordConfig(FileDataConfig, ClassWeightConfig):
     """The `tfrecord` source's keys; conf/data/tfrecord.yaml documents each one."""
 
     source: Literal["tfrecord"] = "tfrecord"

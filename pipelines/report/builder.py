@@ -17,12 +17,14 @@ from typing import Any
 from strata.formatting import metric_value
 from strata.run.atomic import atomic_path
 from strata.run.finished import FinishedRun
-from strata.run.layout import RunDir
+from strata.run.metrics import PER_CLASS, scalar_metrics
 
 log = logging.getLogger("strata.report")
 
 REPORT_DIR = "report"
 REPORT_PAGE = "report.html"
+# the single numbers shown above a per-class table (metrics.json key, shown as)
+SUMMARY = (("balanced_accuracy", "balanced accuracy"), ("macro_f1", "macro F1"), ("accuracy", "accuracy"))
 
 
 def report_after_training(finished: FinishedRun, model, bundle, history: dict | None = None) -> Path | None:
@@ -92,9 +94,16 @@ def write_report(finished: FinishedRun, model=None, bundle=None, history: dict |
     fold_images = [(f"{REPORT_DIR}/{s}.png", c) for s, c in written[len(plots) + len(task_plots):]]
 
     sections = []
-    metrics = _metrics_rows(run)
+    recorded = json.loads(run.metrics.read_text()) if run.metrics.is_file() else {}
+    metrics = _metrics_rows(recorded)
     if metrics:
         sections.append(Section("Final metrics", tables=[("", *metrics)]))
+    per_class = _per_class_tables(recorded)
+    if per_class:
+        sections.append(Section("Per class", tables=per_class, notes=[
+            "precision, recall and F1 of each class over the whole split (metrics.json); "
+            "balanced accuracy is the mean recall, macro F1 the mean F1"]))
+        results.tables = [t for t in results.tables if t.kind != "per_class"]
     if folds:
         sections.append(Section(folds.title, images=fold_images, tables=[("", folds.header, folds.rows)], notes=folds.notes))
     curve_note = f"per epoch, from the {curves_source}" if curves else (
@@ -134,16 +143,31 @@ def write_report(finished: FinishedRun, model=None, bundle=None, history: dict |
     return page
 
 
-def _metrics_rows(run: RunDir) -> tuple[list[str], list[list[Any]]] | None:
-    if not run.metrics.is_file():
+def _metrics_rows(recorded: dict) -> tuple[list[str], list[list[Any]]] | None:
+    """The final metrics table: a row per split, a column per single-number metric."""
+    metrics = scalar_metrics(recorded)
+    if not metrics:
         return None
-    metrics: dict[str, dict[str, float]] = json.loads(run.metrics.read_text())
-    from strata.report.cross_validation import SECTION
-
-    metrics.pop(SECTION, None)  # a section of its own
     names = sorted({k for values in metrics.values() for k in values}, key=lambda m: (m != "loss", m))
     rows = [[split, *[metric_value(values[m]) if m in values else "" for m in names]] for split, values in metrics.items()]
     return ["split", *names], rows
+
+
+def _per_class_tables(recorded: dict) -> list[tuple[str, list[str], list[list[Any]]]]:
+    """A classifier's per-class table of each held-out split (the training split's too when
+    there is no other), from metrics.json."""
+    tables = recorded.get(PER_CLASS) or {}
+    shown = [s for s in ("validation", "test") if s in tables] or [s for s in tables if s == "train"]
+    out = []
+    for split in shown:
+        values = recorded.get(split, {})
+        summary = ", ".join(f"{name} {values[key]:.3f}" for key, name in SUMMARY if isinstance(values.get(key), (int, float)))
+        rows = [[label, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", int(c["support"])]
+                for label, c in tables[split].items()]
+        total = sum(int(c["support"]) for c in tables[split].values())
+        out.append((f"{split} split ({total:,} examples{'; ' + summary if summary else ''})",
+                    ["class", "precision", "recall", "F1", "support"], rows))
+    return out
 
 
 def _safe(name: str) -> str:

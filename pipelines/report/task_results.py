@@ -29,6 +29,7 @@ class Table:
     title: str
     header: list[str]
     rows: list[list[Any]]
+    kind: str = ""  # "per_class": a classifier's per-class table (the report prefers metrics.json's)
 
 
 @dataclass
@@ -111,7 +112,7 @@ def _classification(output, y, task) -> TaskResults:
                  figures.precision_recall(classes, precision, recall)),
         ],
         tables=[Table(f"Per class (accuracy {accuracy:.3f} over {int(matrix.sum())} examples)",
-                      ["class", "precision", "recall", "F1", "support"], rows)],
+                      ["class", "precision", "recall", "F1", "support"], rows, kind="per_class")],
     )
 
 

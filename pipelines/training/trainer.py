@@ -22,6 +22,7 @@ import_tensorflow()  # first: TensorFlow's native libraries print while they loa
 from strata.callbacks import CallbackContext
 from strata.callbacks.terminate_on_nan import TrainingDiverged
 from strata.config.schema import RootConfig
+from strata.data import class_weights
 from strata.data.loading import load_data
 from strata.errors import ConfigError
 from strata.export.exporter import export_model
@@ -32,6 +33,7 @@ from strata.run.atomic import atomic_path, write_json_atomic
 from strata.run.description import RunDescription
 from strata.run.finished import FinishedRun
 from strata.run.layout import RunDir
+from strata.run.metrics import add_class_metrics, scalar_metrics
 from strata.training import cross_validation, environment, multi_worker
 from strata.training.callbacks import build_callbacks
 from strata.training.optimizers import build_optimizer
@@ -135,6 +137,7 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
     started = time.perf_counter()
     strategy = environment.configure(config.trainer, config.seed)
     bundle = load_data(config)
+    class_weights.check(config.data, bundle)
     folds = None
     if cross_validation.fold_count(config):  # K models on folds, then this one on every non-test row
         fit_fold = functools.partial(_fit_fold, strategy=strategy, raw_config=raw_config)
@@ -200,7 +203,7 @@ def _fit(model, bundle, config: RootConfig, run: RunDir, callbacks: list):
     """`model.fit` over the bundle's training (and validation) pipelines; a loss that diverges
     becomes the user's error, with what was kept and what to try."""
     trainer = config.trainer
-    train_ds = bundle.dataset("train", trainer.batch_size, training=True)
+    train_ds = class_weights.weighted(bundle.dataset("train", trainer.batch_size, training=True), config.data, bundle)
     val_ds = bundle.dataset("validation", trainer.batch_size) if "validation" in bundle.splits else None
     # with a fixed number of steps, Keras keeps one iterator across epochs: repeat, or it runs dry
     if trainer.steps_per_epoch:
@@ -228,8 +231,8 @@ def _epochs_trained(model, history) -> int:
     return history.epoch[-1] + 1 if history.epoch else (getattr(model, "_initial_epoch", None) or 0)
 
 
-def _final_metrics(model, bundle, trainer) -> dict[str, dict[str, float]]:
-    """The trained model's metrics on each split (`metrics.json`)."""
+def _final_metrics(model, bundle, trainer) -> dict[str, dict]:
+    """The trained model's metrics on each split, and a classifier's per-class ones (`metrics.json`)."""
     results: dict[str, dict[str, float]] = {}
     for split in ("train", "validation", "test"):
         if split not in bundle.splits or (split == "test" and not trainer.evaluate_test):
@@ -237,6 +240,7 @@ def _final_metrics(model, bundle, trainer) -> dict[str, dict[str, float]]:
         limit = trainer.steps_per_epoch if split == "train" else trainer.validation_steps
         values = model.evaluate(bundle.dataset(split, trainer.batch_size), steps=limit, verbose=0, return_dict=True)
         results[split] = {k: float(v) for k, v in values.items()}
+        add_class_metrics(results, split, model, bundle.dataset(split, trainer.batch_size), bundle.task, limit)
     return results
 
 
@@ -280,12 +284,11 @@ def _diverged(ex, config: RootConfig, run: RunDir) -> ConfigError:
 
 def _summary(run: RunDir, results: dict, export_path, epochs: int, seconds: float) -> None:
     lines = [f"run finished: {epochs} epochs in {seconds:.1f} s", f"  run directory: {run.root}"]
-    for split, values in results.items():
-        if split == cross_validation.SECTION:
-            lines.append(f"  {'folds':<10} {cross_validation.summary(values)}")
-            continue
+    for split, values in scalar_metrics(results).items():
         shown = ", ".join(f"{k} {metric_value(v)}" for k, v in values.items())
         lines.append(f"  {split:<10} {shown}")
+    if cross_validation.SECTION in results:
+        lines.append(f"  {'folds':<10} {cross_validation.summary(results[cross_validation.SECTION])}")
     lines.append(f"  model:         {run.model}")
     if export_path is not None:
         lines.append(f"  SavedModel:    {export_path}")
