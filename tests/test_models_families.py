@@ -73,9 +73,11 @@ FAMILIES = {
         60,
     ),
     "graph": (("model=graph", "data.name=iris", "data.as_images=false", FAST), 40),
-    "tabular": (("experiment=diagnosis", "model=tabular", "model.units=[32,32]", "model.ensemble_size=4", FAST), 40),
+    "tabular": (("experiment=diagnosis", "model=tabular", "model.units=[32,32]", "model.ensemble_size=4",
+                 "model.numeric_embedding=piecewise_linear", FAST), 40),
     "tabular_regression": (
-        ("data.name=diabetes", "data.as_images=false", "model=tabular", "model.units=[32]", "model.ensemble_size=4", FAST),
+        ("data.name=diabetes", "data.as_images=false", "model=tabular", "model.units=[32]", "model.ensemble_size=4",
+         "model.numeric_embedding=periodic", FAST),
         60,
     ),
     "autoencoder": (("experiment=digits_denoise",), 60),
