@@ -209,7 +209,10 @@ def verdict(data: DataSet, results: dict) -> dict:
 
 def write_markdown(path: Path, rows: list[tuple[DataSet, dict, dict]], seeds: list[int], extra: list[str]) -> None:
     def cell(r):
-        return f"{np.mean(r['score']):.4g} ± {np.std(r['score']):.2g}"
+        mean, std = float(np.mean(r["score"])), float(np.std(r["score"]))
+        if abs(mean) >= 1000:
+            return f"{mean:,.0f} ± {std:,.0f}"
+        return f"{mean:.4g} ± {std:.2g}"
 
     lines = [
         "# Model quality with the defaults",

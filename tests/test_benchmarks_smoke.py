@@ -61,3 +61,27 @@ def test_benchmark_script_fills_every_row_at_a_tiny_size(tmp_path):
     raw = json.loads(output.with_suffix(".json").read_text())
     assert raw["bad_config"]["codes"] == [2]
     assert raw["bad_config"]["tensorflow_imported"] is False
+
+
+def test_quality_benchmark_scores_strata_and_the_baselines_on_the_same_rows(tmp_path):
+    """benchmarks/quality.py on one small data set and seed (one epoch: the script's working, not
+    the defaults' quality, which benchmarks/QUALITY.md records): its table has a row with a
+    verdict, and its numbers are the ones in QUALITY.json."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--only", "wine", "--seeds", "1",
+         "--out", str(tmp_path), "trainer.epochs=1", "model.ensemble_size=2", "model.units=[16]"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    results = json.loads((tmp_path / "QUALITY.json").read_text())["wine"]
+    assert results["metric"] == "accuracy"
+    assert set(results["results"]) == {"strata", "hist_gradient_boosting", "logistic_regression"}
+    for scores in results["results"].values():
+        assert len(scores["score"]) == 1 and 0.0 <= scores["score"][0] <= 1.0
+    # the baselines beat chance on 3 classes: they were scored on real rows, not on an empty split
+    assert results["results"]["logistic_regression"]["score"][0] > 0.8
+    table = (tmp_path / "QUALITY.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| wine"))
+    assert row.rstrip(" |").endswith("met" if results["met"] else "missed")
+    assert "trainer.epochs=1" in table  # the table says it ran with overrides
+    assert (proc.returncode == 0) == results["met"]
