@@ -32,16 +32,23 @@ class BuildContext:
         """All encoded features flattened and concatenated into one vector per example (the
         scalar numeric columns first, normalized as one block)."""
         block, joined = preprocessing.numeric_block(self.bundle, self.encoded)
-        parts = [] if block is None else [block]
+        return self.joined(([] if block is None else [block]) + self.flattened(exclude=joined))
+
+    def flattened(self, exclude=()) -> list:
+        """Every encoded feature but those named in `exclude`, each flattened to one vector."""
+        parts = []
         for name, tensor in self.encoded.items():
-            if name in joined:
+            if name in exclude:
                 continue
             if len(tensor.shape) > 2:
                 tensor = keras.layers.Flatten(name=f"{name}_flatten")(tensor)
             parts.append(tensor)
-        if len(parts) == 1:
-            return parts[0]
-        return keras.layers.Concatenate(name="features")(parts)
+        return parts
+
+    @staticmethod
+    def joined(parts: list):
+        """The vectors `parts` concatenated into one (`features`), or the only one."""
+        return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="features")(parts)
 
     def single(self, kinds: tuple[str, ...]):
         """The one encoded feature of the given kinds (an image for a CNN, a sequence for an RNN)."""

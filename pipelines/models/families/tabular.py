@@ -84,13 +84,7 @@ def _features(ctx, cfg: TabularConfig):
     if block is None:
         scalar = [f.name for f in ctx.bundle.features if f.kind == "numeric" and tuple(f.shape) == (1,)]
         block, joined = (ctx.encoded[scalar[0]], scalar) if scalar else (None, [])
-    rest = []
-    for name, tensor in ctx.encoded.items():
-        if name in joined:
-            continue
-        if len(tensor.shape) > 2:
-            tensor = keras.layers.Flatten(name=f"{name}_flatten")(tensor)
-        rest.append(tensor)
+    rest = ctx.flattened(exclude=joined)
     embedded = block
     kind = cfg.numeric_embedding
     if kind == "auto":
@@ -111,8 +105,7 @@ def _features(ctx, cfg: TabularConfig):
             name="numeric_embedding",
         )(encoded)
         embedded = keras.layers.Flatten(name="numeric_embedding_flat")(embedded)
-    parts = ([embedded] if block is not None else []) + rest
-    return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="features")(parts)
+    return ctx.joined(([embedded] if block is not None else []) + rest)
 
 
 def _training_values(ctx, columns: list[str], block) -> np.ndarray:
