@@ -21,6 +21,9 @@ CASES = [
     (["+trainer.foo=1"], ["trainer.foo", "unknown config key"]),
     (["callbacks.early_stopping.monitor=val_acc"], ["callbacks.early_stopping.monitor", "val_accuracy"]),
     (["trainer.batch_size=[1,2"], ["override"]),
+    (["data=csv", "model.bins=1"], ["model.bins", "'auto' or a whole number >= 2", "got 1"]),
+    (["data=csv", "model.numeric_embedding=piecewise"], ["model.numeric_embedding", "Did you mean 'piecewise_linear'"]),
+    (["data=text", "data.text.norm=l1"], ["data.text.norm", "Did you mean 'l2'"]),
 ]
 
 

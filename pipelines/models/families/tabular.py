@@ -16,7 +16,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from strata.models.schema import ModelConfig
 from strata.registry import FAMILIES
@@ -33,6 +33,13 @@ class TabularConfig(ModelConfig):
     frequencies: int = Field(16, ge=1)
     frequency_scale: float = Field(0.1, gt=0)
     numeric_embedding_dim: int = Field(16, ge=1)
+
+    @field_validator("bins", mode="before")
+    @classmethod
+    def _auto_or_two_or_more(cls, value):
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 2):
+            return value
+        raise ValueError(f"must be 'auto' or a whole number >= 2, got {value!r}")
 
 
 # `numeric_embedding: auto` embeds numeric columns by their quantile bins from this many training
