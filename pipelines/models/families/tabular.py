@@ -44,7 +44,7 @@ class TabularConfig(ModelConfig):
 
 # `numeric_embedding: auto` embeds numeric columns by their quantile bins from this many training
 # rows on; below it, each bin's parameters see too few rows, and the plain normalized values
-# generalize better (benchmarks/QUALITY.md measures both on tables of 128 to 1,300 rows)
+# generalize better (measured with benchmarks/quality.py on tables of 128 to 1,300 training rows)
 MIN_ROWS_FOR_EMBEDDINGS = 1000
 
 # `bins: auto` follows the Rice rule for histograms, 2 * n^(1/3) bins for n training rows (about
