@@ -24,6 +24,14 @@ TASKS = (
 )
 
 
+
+def auto_or_at_least(value, minimum: int):
+    """`value` when it is 'auto' or a whole number >= `minimum` (for a field validator in "before"
+    mode: pydantic's own message for `int | Literal['auto']` names its union's parts, not the key)."""
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+        return value
+    raise ValueError(f"must be 'auto' or a whole number >= {minimum}, got {value!r}")
+
 class StrictModel(BaseModel):
     """A schema node that refuses unknown keys and coerces nothing silently."""
 
@@ -93,9 +101,7 @@ class TrainerConfig(StrictModel):
     @field_validator("steps_per_execution", mode="before")
     @classmethod
     def _auto_or_positive(cls, value):
-        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            return value
-        raise ValueError(f"must be 'auto' or a whole number >= 1, got {value!r}")
+        return auto_or_at_least(value, 1)
 
 
 # ----------------------------------------------------------------------------- export

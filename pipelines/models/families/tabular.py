@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 
+from strata.config.schema import auto_or_at_least
 from strata.models.schema import ModelConfig
 from strata.registry import FAMILIES
 
@@ -37,9 +38,7 @@ class TabularConfig(ModelConfig):
     @field_validator("bins", mode="before")
     @classmethod
     def _auto_or_two_or_more(cls, value):
-        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 2):
-            return value
-        raise ValueError(f"must be 'auto' or a whole number >= 2, got {value!r}")
+        return auto_or_at_least(value, 2)
 
 
 # `numeric_embedding: auto` embeds numeric columns by their quantile bins from this many training
