@@ -95,10 +95,11 @@ def test_integrated_gradients_sum_to_the_prediction_gap_on_a_table(two_of_ten):
     assert explanation.frame().shape[0] == bundle.size("test")
 
 
-@pytest.fixture(scope="module")
-def mixed_table():
+@pytest.fixture(scope="module", params=["none", "l2"], ids=["bag", "unit-length bag"])
+def mixed_table(request):
     """A classifier over a number with missing values, a small and a large category (one-hot and
-    embedding) and a short text (bag of n-grams)."""
+    embedding) and a short text (bag of n-grams, as counted or scaled to unit length: the text
+    default, `data.text.norm=l2`)."""
     rng = np.random.default_rng(1)
     n = 600
     number = rng.normal(size=(n, 1)).astype("float32")
@@ -110,7 +111,7 @@ def mixed_table():
     score = np.nan_to_num(number[:, 0]) + (small[:, 0] == "red") + np.char.count(text[:, 0].astype(str), "good")
     y = (score > np.median(score)).astype("int32")
     features = [Feature("number", "numeric"), Feature("small", "categorical", dtype="string"),
-                Feature("large", "categorical", dtype="string"), Feature("review", "text", dtype="string")]
+                Feature("large", "categorical", dtype="string"), Feature("review", "text", dtype="string", options={"norm": request.param})]
     columns = {"number": number, "small": small, "large": large, "review": text}
     task = Task("binary", target="y", classes=["no", "yes"])
     bundle = DataBundle(features, task, {"train": Split(columns, y)})

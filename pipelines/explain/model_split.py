@@ -3,8 +3,9 @@
 A strata model takes raw inputs (numbers, category strings, sentences, pixels) and preprocesses
 them inside the graph. Gradients cannot flow into a string, so attributions are computed at each
 feature's first differentiable tensor: the one-hot or embedding output of a category, the token
-embeddings of a text, the imputed value of a number, the raw pixels of an image. `front` maps raw
-inputs to those tensors, `back` maps them to the prediction, and `back(front(x)) == model(x)`.
+embeddings of a text (or its bag of words, scaled to unit length when the model scales it), the
+imputed value of a number, the raw pixels of an image. `front` maps raw inputs to those tensors,
+`back` maps them to the prediction, and `back(front(x)) == model(x)`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import numpy as np
 from strata import compat
 from strata.run.inference import as_tensor
 
-# layers whose output stands for the raw value itself (identity on finite numbers)
-_PASS_THROUGH_FLOAT = ("Impute",)
+# float layers the split point moves past to their output: `Impute` stands for the raw value
+# itself (identity on finite numbers); `UnitNormalization` (a text's bag scaled to unit length,
+# `data.text.norm=l2`) makes the network blind to the bag's scale, so a path that scales the bag
+# from zero would show it one point: attributions are taken on the scaled bag instead
+_PASS_THROUGH_FLOAT = ("Impute", "UnitNormalization")
 
 
 @dataclass
