@@ -25,12 +25,14 @@ TASKS = (
 
 
 
-def auto_or_at_least(value, minimum: int):
-    """`value` when it is 'auto' or a whole number >= `minimum` (for a field validator in "before"
-    mode: pydantic's own message for `int | Literal['auto']` names its union's parts, not the key)."""
-    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+def auto_or_at_least(value, minimum: int, word: str = "auto"):
+    """`value` when it is `word` ('auto') or a whole number >= `minimum` (for a field validator in
+    "before" mode: pydantic's own message for `int | Literal['auto']` names its union's parts, not
+    the key)."""
+    if value == word or (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
         return value
-    raise ValueError(f"must be 'auto' or a whole number >= {minimum}, got {value!r}")
+    raise ValueError(f"must be '{word}' or a whole number >= {minimum}, got {value!r}")
+
 
 class StrictModel(BaseModel):
     """A schema node that refuses unknown keys and coerces nothing silently."""
@@ -81,6 +83,17 @@ class OptimizerConfig(StrictModel):
 # ----------------------------------------------------------------------------- trainer
 
 
+class FineTuneConfig(StrictModel):
+    epochs: int = Field(0, ge=0)
+    learning_rate: float = Field(1e-5, gt=0)
+    layers: int | Literal["all"] = "all"
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _all_or_positive(cls, value):
+        return auto_or_at_least(value, 1, word="all")
+
+
 class TrainerConfig(StrictModel):
     epochs: int = Field(20, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -97,6 +110,8 @@ class TrainerConfig(StrictModel):
     deterministic: bool = True
     verbose: Literal[0, 1, 2] = 0
     evaluate_test: bool = True
+    init_from: str | None = Field(None, min_length=1)
+    fine_tune: FineTuneConfig = Field(default_factory=FineTuneConfig)
 
     @field_validator("steps_per_execution", mode="before")
     @classmethod
