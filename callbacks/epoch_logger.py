@@ -31,7 +31,7 @@ class EpochLogger(Callback):
 
     @classmethod
     def from_context(cls, ctx) -> EpochLogger:
-        return cls(epochs=ctx.config.trainer.epochs)
+        return cls(epochs=ctx.config.trainer.epochs + ctx.config.trainer.fine_tune.epochs)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()

@@ -9,6 +9,7 @@ from strata.layers.denormalize import Denormalize
 from strata.layers.gan import GAN
 from strata.layers.impute import Impute
 from strata.layers.positional_embedding import PositionalEmbedding
+from strata.layers.pretrained import BackbonePixels, PresetTextEncoder
 from strata.layers.reconstruction_loss import ReconstructionLoss
 from strata.layers.signed_log import SignedLog
 from strata.layers.step import Step, step
@@ -17,6 +18,7 @@ from strata.layers.transformer_block import TransformerEncoderBlock
 from strata.layers.vae_sampling import VAESampling
 
 __all__ = [
+    "BackbonePixels",
     "Denormalize",
     "EnsembleInputs",
     "EnsembleMean",
@@ -25,6 +27,7 @@ __all__ = [
     "PeriodicEncoding",
     "PiecewiseLinearEncoding",
     "PositionalEmbedding",
+    "PresetTextEncoder",
     "ReconstructionLoss",
     "SignedLog",
     "Step",

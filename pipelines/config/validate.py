@@ -35,6 +35,17 @@ def validate(cfg: DictConfig | dict) -> RootConfig:
     root = check_section(RootConfig, container, ())
     root.data = check_section(SOURCES.get(root.data.get("source")).schema, root.data, ("data",))
     root.model = check_section(FAMILIES.get(root.model.get("family")).schema, root.model, ("model",))
+    if root.trainer.fine_tune.epochs and not hasattr(root.model, "freeze"):
+        raise ConfigError(
+            f"trainer.fine_tune.epochs: model={root.model.family} has no pretrained backbone to fine-tune; "
+            "use model=pretrained, or trainer.init_from=<run> to start from an earlier run's weights."
+        )
+    folds = getattr(getattr(root.data, "split", None), "folds", None)
+    if root.trainer.fine_tune.epochs and folds not in (None, 1):
+        raise ConfigError(
+            f"trainer.fine_tune.epochs: cross-validation (data.split.folds={folds}) trains each fold in one phase; "
+            "fine-tune without folds, or set trainer.fine_tune.epochs=0."
+        )
 
     callbacks = {}
     for name, args in (root.callbacks or {}).items():

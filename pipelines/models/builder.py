@@ -71,7 +71,9 @@ def build_model(model_cfg, bundle: DataBundle) -> keras.Model:
     its settled task (`strata.data.loading.settle_task`)."""
     family = FAMILIES.get(model_cfg.family)
     inputs = preprocessing.raw_inputs(bundle.features)
-    encoded = preprocessing.encode(bundle, inputs, model_cfg, family.info.get("sequence_inputs", False))
+    encoded = preprocessing.encode(
+        bundle, inputs, model_cfg, family.info.get("sequence_inputs", False), family.info.get("raw_inputs", ())
+    )
     return family.target(BuildContext(model_cfg, bundle, inputs, encoded))
 
 

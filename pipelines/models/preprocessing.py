@@ -23,7 +23,7 @@ def raw_inputs(features: list[Feature]) -> dict[str, Any]:
     return {f.name: keras.Input(shape=f.shape, dtype=f.dtype, name=f.name) for f in features}
 
 
-def encode(bundle: DataBundle, inputs: dict[str, Any], model_cfg, sequences: bool) -> dict[str, Any]:
+def encode(bundle: DataBundle, inputs: dict[str, Any], model_cfg, sequences: bool, raw: tuple[str, ...] = ()) -> dict[str, Any]:
     """Preprocesses every raw input; returns encoded tensors by feature name.
 
     Args:
@@ -32,10 +32,15 @@ def encode(bundle: DataBundle, inputs: dict[str, Any], model_cfg, sequences: boo
         model_cfg: the model config (embedding size, one-hot limit).
         sequences: True when the network reads text as token sequences (RNN, Transformer),
             False for a bag of n-grams.
+        raw: kinds of features the network takes as they are (a pretrained text backbone
+            tokenizes its own text).
     """
     encoded = {}
     for feature in bundle.features:
         x = inputs[feature.name]
+        if feature.kind in raw:
+            encoded[feature.name] = x
+            continue
         values = bundle.train_values(feature.name)
         if feature.kind == "numeric":
             encoded[feature.name] = _numeric(x, values, feature, getattr(model_cfg, "numeric_transform", "none"))

@@ -34,7 +34,7 @@ from strata.run.description import RunDescription
 from strata.run.finished import FinishedRun
 from strata.run.layout import RunDir
 from strata.run.metrics import add_class_metrics, scalar_metrics
-from strata.training import cross_validation, environment, multi_worker
+from strata.training import cross_validation, environment, fine_tune, multi_worker
 from strata.training.callbacks import build_callbacks
 from strata.training.optimizers import build_optimizer
 
@@ -99,7 +99,8 @@ def _announce_resume(config: RootConfig, run: RunDir) -> None:
     metadata = run.backup / "training_metadata.json"
     if metadata.is_file():
         done = json.loads(metadata.read_text()).get("epoch", 0)
-        log.info("resuming %s from its backup: %d of %d epochs done", run.root, done, config.trainer.epochs)
+        total = config.trainer.epochs + config.trainer.fine_tune.epochs
+        log.info("resuming %s from its backup: %d of %d epochs done", run.root, done, total)
     elif config.resume:
         log.warning("resume: no backup in %s yet (the run stopped before its first epoch ended); starting over",
                     run.backup)
@@ -145,7 +146,7 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
         config, bundle = folds.final_config, folds.final_bundle
     model, logged = _compiled_model(config, bundle, strategy)
     callbacks = build_callbacks(CallbackContext(config, run, model, bundle, raw_config), logged)
-    history = _fit(model, bundle, config, run, callbacks)
+    history = _fit_phases(model, bundle, config, run, callbacks, strategy)
     metrics = _final_metrics(model, bundle, config.trainer)
     if folds is not None:
         metrics[cross_validation.SECTION] = folds.section()
@@ -167,31 +168,70 @@ def _fit_fold(config: RootConfig, run: RunDir, bundle, strategy, raw_config: Any
     the fold's validation rows and the epochs behind its final weights."""
     model, logged = _compiled_model(config, bundle, strategy)
     callbacks = build_callbacks(CallbackContext(config, run, model, bundle, raw_config), logged)
-    history = _fit(model, bundle, config, run, callbacks)
+    history = _fit_phases(model, bundle, config, run, callbacks, strategy)
     metrics = _final_metrics(model, cross_validation.validation_only(bundle), config.trainer)["validation"]
     return metrics, cross_validation.chosen_epochs(callbacks, _epochs_trained(model, history))
 
 
 def _compiled_model(config: RootConfig, bundle, strategy) -> tuple[Any, list[str]]:
-    """The model, built and compiled in the strategy's scope, and the names of what `fit` logs."""
-    trainer = config.trainer
-    steps = steps_per_epoch(trainer, bundle)
+    """The model, built and compiled in the strategy's scope (its backbone frozen for phase 1 when
+    it has one), and the names of what `fit` logs."""
     with strategy.scope():
         try:
             model = build_model(config.model, bundle)
         except (ValueError, TypeError) as ex:
             raise ConfigError(f"model: cannot build '{config.model.name}' from the config: {str(ex).splitlines()[0]}") from None
+        fine_tune.freeze(model, config)
+    metrics = _compile(model, config, bundle, strategy, config.optimizer, config.trainer.epochs)
+    log.info("model: %s (%s), %s parameters", config.model.name, config.model.family, f"{model.count_params():,}")
+    names = ["loss"] + [m if isinstance(m, str) else m.name for m in metrics]
+    return model, names + [f"val_{n}" for n in names]
+
+
+def _compile(model, config: RootConfig, bundle, strategy, optimizer_cfg, epochs: int) -> list:
+    """Compiles `model` in the strategy's scope with the optimizer `optimizer_cfg` describes, its
+    schedule spread over `epochs`; returns the metrics."""
+    trainer = config.trainer
+    steps = steps_per_epoch(trainer, bundle)
+    with strategy.scope():
         loss, metrics = loss_and_metrics(config.model, bundle.task)
         model.compile(
-            optimizer=build_optimizer(config.optimizer, steps * trainer.epochs),
+            optimizer=build_optimizer(optimizer_cfg, steps * epochs),
             loss=loss,
             metrics=metrics,
             jit_compile=trainer.jit_compile,
             steps_per_execution=steps_per_execution(trainer, steps),
         )
-    log.info("model: %s (%s), %s parameters", config.model.name, config.model.family, f"{model.count_params():,}")
-    names = ["loss"] + [m if isinstance(m, str) else m.name for m in metrics]
-    return model, names + [f"val_{n}" for n in names]
+    return metrics
+
+
+def _fit_phases(model, bundle, config: RootConfig, run: RunDir, callbacks: list, strategy):
+    """`_fit` for `trainer.epochs`, then, with `trainer.fine_tune.epochs`, phase 2 with the backbone
+    unfrozen (`strata.training.fine_tune`); a run that stopped in phase 2 resumes there. Returns
+    the History of the last phase, its `history` dict holding both phases' epochs."""
+    if not fine_tune.has_second_phase(config):
+        return _fit(model, bundle, config, run, callbacks)
+    phase2 = fine_tune.resumed_phase2(run)
+    first = None
+    if phase2 is None:
+        first = _fit(model, bundle, config, run, callbacks)
+        start = _epochs_trained(model, first)
+    else:
+        start = phase2.start
+        log.info("resuming in phase 2 (fine-tuning): epochs %d to %d", phase2.start + 1, phase2.end)
+    tuning = config.trainer.fine_tune
+    fine_tune.unfreeze(model, config)
+    optimizer_cfg = config.optimizer.model_copy(update={"learning_rate": tuning.learning_rate})
+    _compile(model, config, bundle, strategy, optimizer_cfg, tuning.epochs)
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+    if phase2 is None:
+        phase2 = fine_tune.begin_phase2(run, start, tuning.epochs, callbacks)
+    model._initial_epoch = None  # the backup (or `initial_epoch`) says where phase 2 starts
+    second = _fit(model, bundle, config, run, callbacks, initial_epoch=phase2.start, epochs=phase2.end)
+    if first is not None:
+        second.history = {k: list(first.history.get(k, [])) + list(v) for k, v in second.history.items()}
+    return second
 
 
 def steps_per_epoch(trainer, bundle) -> int:
@@ -199,9 +239,10 @@ def steps_per_epoch(trainer, bundle) -> int:
     return trainer.steps_per_epoch or max(1, math.ceil(bundle.size("train") / trainer.batch_size))
 
 
-def _fit(model, bundle, config: RootConfig, run: RunDir, callbacks: list):
-    """`model.fit` over the bundle's training (and validation) pipelines; a loss that diverges
-    becomes the user's error, with what was kept and what to try."""
+def _fit(model, bundle, config: RootConfig, run: RunDir, callbacks: list, initial_epoch: int = 0, epochs: int | None = None):
+    """`model.fit` over the bundle's training (and validation) pipelines, for epochs
+    `initial_epoch` to `epochs` (default: `trainer.epochs`); a loss that diverges becomes the
+    user's error, with what was kept and what to try."""
     trainer = config.trainer
     train_ds = class_weights.weighted(bundle.dataset("train", trainer.batch_size, training=True), config.data, bundle)
     val_ds = bundle.dataset("validation", trainer.batch_size) if "validation" in bundle.splits else None
@@ -213,7 +254,8 @@ def _fit(model, bundle, config: RootConfig, run: RunDir, callbacks: list):
     try:
         return model.fit(
             train_ds,
-            epochs=trainer.epochs,
+            epochs=epochs or trainer.epochs,
+            initial_epoch=initial_epoch,
             steps_per_epoch=trainer.steps_per_epoch,
             validation_data=val_ds,
             validation_steps=trainer.validation_steps if val_ds is not None else None,
