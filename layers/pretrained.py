@@ -92,6 +92,10 @@ class PresetTextEncoder(keras.layers.Layer):
         self.backbone = backbone
         self.units = int(getattr(backbone, "hidden_dim", 0) or _output_units(backbone))
 
+    def build(self, input_shape):
+        # the backbone is built where it was made; the preprocessor has no weights
+        self.built = True
+
     def call(self, inputs, training=None):
         x = ops.reshape(inputs, (-1,))  # a (batch, 1) column of strings is a batch of strings
         features = self.preprocessor(x)

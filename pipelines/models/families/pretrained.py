@@ -56,6 +56,18 @@ APPLICATIONS: dict[str, Application] = {
 # `model.weights` values that mean "the backbone's own pretrained weights"
 PRETRAINED = ("imagenet", "preset")
 
+# The published architectures of a few KerasHub text presets (Turc et al. 2019's BERT
+# miniatures), for `model.weights=null` where the preset cannot be downloaded: a randomly
+# initialised backbone needs the preset's shape but none of its files, and its WordPiece
+# vocabulary is then learned from the training split (random embeddings fit any vocabulary).
+OFFLINE_TEXT_ARCHITECTURES = {
+    "bert_tiny_en_uncased": dict(num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512),
+    "bert_small_en_uncased": dict(num_layers=4, num_heads=8, hidden_dim=512, intermediate_dim=2048),
+    "bert_medium_en_uncased": dict(num_layers=8, num_heads=8, hidden_dim=512, intermediate_dim=2048),
+    "bert_base_en_uncased": dict(num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072),
+}
+OFFLINE_VOCABULARY_SIZE = 8000
+
 
 class PretrainedConfig(ModelConfig):
     family: Literal["pretrained"] = "pretrained"
@@ -130,7 +142,7 @@ def build(ctx):
     elif feature.kind == "image":
         x = _preset_image(cfg, x, feature)
     else:
-        x = _preset_text(cfg, x)
+        x = _preset_text(cfg, x, ctx.bundle.train_values(feature.name))
     for i, units in enumerate(cfg.dense_units):
         x = keras.layers.Dense(units, activation=check_activation(cfg.activation, "model.activation"), name=f"dense{i}")(x)
     if cfg.dropout:
@@ -162,12 +174,29 @@ def _application(cfg: PretrainedConfig, x, feature):
     backbone = _offline_safe(lambda: constructor(**args), cfg)
     if cfg.weights not in (None, *PRETRAINED):
         _load_weights_file(backbone, cfg)
+    if not cfg.pretrained:
+        _quicker_batch_statistics(backbone)
     if tuple(size) != (height, width):
         log.info("model: %s takes the %dx%d images resized to %dx%d", cfg.backbone, height, width, *size)
     x = BackbonePixels(size, mode=app.mode, name=f"{feature.name}_backbone_pixels")(x)
     # pretrained BatchNormalization statistics stay as they are, in both phases (see
     # strata.training.fine_tune); a random backbone learns its own
     return backbone(x, training=False if cfg.pretrained else None)
+
+
+# the momentum of a random backbone's BatchNormalization statistics: Applications use 0.99 to
+# 0.999, tuned for ImageNet's millions of steps, after which a small data set's few hundred
+# steps leave the statistics near their initial values and the trained network predicts
+# chance on anything but its training batches
+RANDOM_INIT_BATCH_NORM_MOMENTUM = 0.9
+
+
+def _quicker_batch_statistics(backbone) -> None:
+    import keras
+
+    for layer in backbone._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = min(layer.momentum, RANDOM_INIT_BATCH_NORM_MOMENTUM)
 
 
 def _preset_image(cfg: PretrainedConfig, x, feature):
@@ -194,24 +223,52 @@ def _preset_image(cfg: PretrainedConfig, x, feature):
     return x
 
 
-def _preset_text(cfg: PretrainedConfig, x):
+def _preset_text(cfg: PretrainedConfig, x, texts):
     """A KerasHub text backbone behind the preset's own tokenizer and packer."""
     import keras_hub
 
     from strata.layers import PresetTextEncoder
 
-    backbone = _offline_safe(lambda: keras_hub.models.Backbone.from_preset(cfg.backbone, load_weights=cfg.weights in PRETRAINED), cfg)
-    longest = getattr(backbone, "max_sequence_length", None) or cfg.sequence_length
-    length = min(cfg.sequence_length, longest)
     try:
-        preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(cfg.backbone, sequence_length=length)
-    except ValueError as ex:
-        raise ConfigError(f"model.backbone: {cfg.backbone} has no text preprocessor ({str(ex).splitlines()[0]}); "
-                          "it is not a text backbone") from None
+        backbone = _offline_safe(lambda: keras_hub.models.Backbone.from_preset(cfg.backbone, load_weights=cfg.weights in PRETRAINED), cfg)
+    except ConfigError:
+        if cfg.weights is not None or cfg.backbone not in OFFLINE_TEXT_ARCHITECTURES:
+            raise
+        backbone, preprocessor = _offline_bert(cfg, texts)
+    else:
+        longest = getattr(backbone, "max_sequence_length", None) or cfg.sequence_length
+        try:
+            preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(
+                cfg.backbone, sequence_length=min(cfg.sequence_length, longest))
+        except ValueError as ex:
+            raise ConfigError(f"model.backbone: {cfg.backbone} has no text preprocessor ({str(ex).splitlines()[0]}); "
+                              "it is not a text backbone") from None
+    length = preprocessor.sequence_length
     if cfg.weights not in (None, *PRETRAINED):
         _load_weights_file(backbone, cfg)
     log.info("model: %s (%s), texts cut to %d tokens", cfg.backbone, type(backbone).__name__, length)
     return PresetTextEncoder(preprocessor, backbone, name="backbone")(x)
+
+
+def _offline_bert(cfg: PretrainedConfig, texts):
+    """`model.weights=null` on a BERT preset that cannot be downloaded: its published architecture,
+    randomly initialised, with a WordPiece vocabulary learned from the training texts."""
+    import keras_hub
+    import tensorflow as tf
+
+    reserved = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    data = tf.data.Dataset.from_tensor_slices(texts.astype(str).ravel()).batch(256)
+    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        data, vocabulary_size=OFFLINE_VOCABULARY_SIZE, lowercase=True, reserved_tokens=reserved)
+    length = min(cfg.sequence_length, 512)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary), max_sequence_length=512, **OFFLINE_TEXT_ARCHITECTURES[cfg.backbone])
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=length)
+    log.warning("model: %s cannot be downloaded here; model.weights=null builds its architecture (%s), randomly "
+                "initialised, with a WordPiece vocabulary of %d pieces learned from the training split",
+                cfg.backbone, ", ".join(f"{k} {v}" for k, v in OFFLINE_TEXT_ARCHITECTURES[cfg.backbone].items()), len(vocabulary))
+    return backbone, preprocessor
 
 
 def _load_weights_file(backbone, cfg: PretrainedConfig) -> None:
