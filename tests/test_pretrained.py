@@ -231,7 +231,8 @@ def test_pretrained_config_errors_come_before_tensorflow(tmp_path, overrides, fr
 
 
 def test_the_two_experiments_train_offline_from_random_weights(tmp_path):
-    result = strata("train", "-m", "experiment=digits_finetune,sentiment_bert", "model.weights=null", "debug=fast",
+    # `++`: a sweep composes its own config before any experiment is chosen, where model (cnn) has no `weights`
+    result = strata("train", "-m", "experiment=digits_finetune,sentiment_bert", "++model.weights=null", "debug=fast",
                     f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=${task_name}", cwd=tmp_path,
                     env={**OFFLINE, "KERAS_HOME": str(tmp_path / "keras"), "KAGGLEHUB_CACHE": str(tmp_path / "kaggle")})
     assert result.code == 0, result.text
