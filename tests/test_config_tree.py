@@ -34,7 +34,7 @@ def test_every_preset_composes_and_validates(group, option):
         pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the Optuna sweeper plugin is a test extra")
     config = validate(_compose(f"{group}={option}"))
     assert config.trainer.epochs >= 1
-    assert config.model.family in ("cnn", "mlp", "tabular", "rnn", "transformer", "autoencoder", "vae", "gan", "graph")
+    assert config.model.family in ("cnn", "mlp", "tabular", "rnn", "transformer", "autoencoder", "vae", "gan", "graph", "pretrained")
 
 
 def test_every_key_has_a_comment():

@@ -83,13 +83,42 @@ def _load(run: Path):
     return keras.saving.load_model(run / "model.keras", safe_mode=True)
 
 
+@pytest.fixture(scope="session")
+def resnet_preset(tmp_path_factory) -> Path:
+    """A KerasHub image preset folder: a two-stage ResNet and its image converter (32x32), random."""
+    import keras_hub
+
+    folder = tmp_path_factory.mktemp("presets") / "tiny_resnet"
+    keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 16],
+        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block",
+        use_pre_activation=False, image_shape=(None, None, 3),
+    ).save_to_preset(str(folder))
+    keras_hub.layers.ResNetImageConverter(image_size=(32, 32), scale=1 / 255).save_to_preset(str(folder))
+    return folder
+
+
 def test_applications_backbone_exports_a_saved_model_that_takes_raw_8x8_images(tmp_path):
     run = tmp_path / "run"
     result = strata("train", "data=digits", "model=pretrained", "model.backbone=mobilenet_v3_small",
                     "model.weights=null", "debug=fast", "export.format=saved_model", f"hydra.run.dir={run}", cwd=tmp_path)
     assert result.code == 0, result.text
     assert "resized to 32x32" in result.out
+    _check_raw_digits_saved_model(run)
 
+
+def test_keras_hub_image_preset_folder_fine_tunes_behind_raw_images(tmp_path, resnet_preset):
+    run = tmp_path / "run"
+    result = strata("train", "data=digits", "model=pretrained", f"model.backbone={resnet_preset}", "model.weights=null",
+                    "debug=fast", "trainer.fine_tune.epochs=1", "export.format=saved_model", f"hydra.run.dir={run}",
+                    cwd=tmp_path)
+    assert result.code == 0, result.text
+    assert "epoch 2/2" in result.out and "fine-tuning: all backbone layers unfrozen" in result.out
+    _check_raw_digits_saved_model(run)
+
+
+def _check_raw_digits_saved_model(run: Path) -> None:
+    """The run's SavedModel takes raw 8x8x1 digits (0-16) and predicts what its model.keras does."""
     import tensorflow as tf
     from sklearn.datasets import load_digits
 
