@@ -50,16 +50,24 @@ class BuildContext:
         """The vectors `parts` concatenated into one (`features`), or the only one."""
         return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="features")(parts)
 
-    def single(self, kinds: tuple[str, ...]):
-        """The one encoded feature of the given kinds (an image for a CNN, a sequence for an RNN)."""
-        matching = [f.name for f in self.bundle.features if f.kind in kinds]
+    def single_feature(self, kinds: tuple[str, ...], instead: str = "model=mlp"):
+        """The data's one feature of the given kinds (an image for a CNN, a sequence for an RNN);
+        a `ConfigError` that suggests `instead` when there is not exactly one."""
+        matching = [f for f in self.bundle.features if f.kind in kinds]
         if len(matching) != 1:
-            found = ", ".join(f"{f.name} ({f.kind})" for f in self.bundle.features)
+            found = ", ".join(f"{f.name} ({f.kind})" for f in self.bundle.features[:8])
+            if len(self.bundle.features) > 8:
+                found += f" and {len(self.bundle.features) - 8} more"
+            named = ", ".join(kinds[:-1]) + f" or {kinds[-1]}" if len(kinds) > 1 else kinds[0]
             raise ConfigError(
-                f"model={self.cfg.family} needs exactly one {' or '.join(kinds)} input, "
-                f"the data has: {found}. Try model=mlp for tables."
+                f"model={self.cfg.family} needs exactly one {named} input, the data has: {found}. "
+                f"Try {instead} for tables."
             )
-        return self.encoded[matching[0]]
+        return matching[0]
+
+    def single(self, kinds: tuple[str, ...]):
+        """The encoded tensor of `single_feature(kinds)`."""
+        return self.encoded[self.single_feature(kinds).name]
 
     def supervised(self, body) -> keras.Model:
         """Puts the task's head on `body` and returns the model from raw inputs to predictions."""

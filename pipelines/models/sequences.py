@@ -8,8 +8,6 @@ from typing import Any
 
 import keras
 
-from strata.errors import ConfigError
-
 SEQUENCE_KINDS = ("text", "sequence", "image")
 
 
@@ -27,14 +25,7 @@ class SequenceInput:
 def sequence_input(ctx) -> SequenceInput:
     """The one text, sequence or image feature of the data, as a sequence of steps (token ids
     for text, still to be embedded)."""
-    matching = [f for f in ctx.bundle.features if f.kind in SEQUENCE_KINDS]
-    if len(matching) != 1:
-        found = ", ".join(f"{f.name} ({f.kind})" for f in ctx.bundle.features)
-        raise ConfigError(
-            f"model={ctx.cfg.family} needs exactly one text, sequence or image input, the data has: {found}. "
-            "Try model=mlp for tables."
-        )
-    feature = matching[0]
+    feature = ctx.single_feature(SEQUENCE_KINDS)
     x = ctx.encoded[feature.name]
     if feature.kind == "image":
         x = keras.layers.Reshape((x.shape[1], -1), name=f"{feature.name}_rows")(x)

@@ -128,14 +128,10 @@ def build(ctx):
     from strata.models.activations import check_activation
 
     cfg: PretrainedConfig = ctx.cfg
-    inputs = [f for f in ctx.bundle.features if f.kind in ("image", "text")]
-    if len(inputs) != 1 or len(ctx.bundle.features) != 1:
-        found = ", ".join(f"{f.name} ({f.kind})" for f in ctx.bundle.features)
-        raise ConfigError(
-            f"model=pretrained needs exactly one image or text input, the data has: {found}. "
-            "Try model=tabular for tables."
-        )
-    feature = inputs[0]
+    feature = ctx.single_feature(("image", "text"), instead="model=tabular")
+    if len(ctx.bundle.features) != 1:
+        raise ConfigError(f"model=pretrained takes the {feature.name} input alone; the data has "
+                          f"{len(ctx.bundle.features)} inputs. Try model=tabular or model=graph.")
     x = ctx.encoded[feature.name]
     if feature.kind == "image" and cfg.backbone in APPLICATIONS:
         x = _application(cfg, x, feature)
