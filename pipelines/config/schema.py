@@ -118,6 +118,27 @@ class TrainerConfig(StrictModel):
     def _auto_or_positive(cls, value):
         return auto_or_at_least(value, 1)
 
+    @field_validator("init_from")
+    @classmethod
+    def _warm_start_source(cls, value):
+        """A run directory with its model.keras, a .keras or a .weights.h5 file (checked here, before
+        TensorFlow starts; strata.training.warm_start loads it)."""
+        if value is None:
+            return value
+        from pathlib import Path
+
+        path = Path(value).expanduser()
+        if path.is_dir():
+            if not (path / "model.keras").is_file():
+                last = path / "checkpoints" / "last.weights.h5"
+                instead = f"; pass its {last}" if last.is_file() else ""
+                raise ValueError(f"{path} has no model.keras (the run did not finish){instead}")
+        elif not path.is_file():
+            raise ValueError(f"no such run directory or file: {path}")
+        elif not (path.suffix == ".keras" or path.name.endswith(".weights.h5")):
+            raise ValueError(f"{path} is neither a run directory, a .keras file nor a .weights.h5 file")
+        return str(path.resolve())
+
 
 # ----------------------------------------------------------------------------- export
 

@@ -37,6 +37,7 @@ from strata.run.metrics import add_class_metrics, scalar_metrics
 from strata.training import cross_validation, environment, fine_tune, multi_worker
 from strata.training.callbacks import build_callbacks
 from strata.training.optimizers import build_optimizer
+from strata.training.warm_start import warm_start
 
 log = logging.getLogger("strata.train")
 
@@ -144,7 +145,7 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
         fit_fold = functools.partial(_fit_fold, strategy=strategy, raw_config=raw_config)
         folds = cross_validation.cross_validate(config, run, bundle, fit_fold)
         config, bundle = folds.final_config, folds.final_bundle
-    model, logged = _compiled_model(config, bundle, strategy)
+    model, logged = _compiled_model(config, bundle, strategy, run)
     callbacks = build_callbacks(CallbackContext(config, run, model, bundle, raw_config), logged)
     history = _fit_phases(model, bundle, config, run, callbacks, strategy)
     metrics = _final_metrics(model, bundle, config.trainer)
@@ -166,16 +167,17 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
 def _fit_fold(config: RootConfig, run: RunDir, bundle, strategy, raw_config: Any) -> tuple[dict[str, float], int]:
     """One cross-validation fold: a fresh model fitted on the fold's training rows, its metrics on
     the fold's validation rows and the epochs behind its final weights."""
-    model, logged = _compiled_model(config, bundle, strategy)
+    model, logged = _compiled_model(config, bundle, strategy, run)
     callbacks = build_callbacks(CallbackContext(config, run, model, bundle, raw_config), logged)
     history = _fit_phases(model, bundle, config, run, callbacks, strategy)
     metrics = _final_metrics(model, cross_validation.validation_only(bundle), config.trainer)["validation"]
     return metrics, cross_validation.chosen_epochs(callbacks, _epochs_trained(model, history))
 
 
-def _compiled_model(config: RootConfig, bundle, strategy) -> tuple[Any, list[str]]:
+def _compiled_model(config: RootConfig, bundle, strategy, run: RunDir) -> tuple[Any, list[str]]:
     """The model, built and compiled in the strategy's scope (its backbone frozen for phase 1 when
-    it has one), and the names of what `fit` logs."""
+    it has one, its weights from `trainer.init_from` where they fit), and the names of what `fit`
+    logs."""
     with strategy.scope():
         try:
             model = build_model(config.model, bundle)
@@ -183,6 +185,7 @@ def _compiled_model(config: RootConfig, bundle, strategy) -> tuple[Any, list[str
             raise ConfigError(f"model: cannot build '{config.model.name}' from the config: {str(ex).splitlines()[0]}") from None
         fine_tune.freeze(model, config)
     metrics = _compile(model, config, bundle, strategy, config.optimizer, config.trainer.epochs)
+    warm_start(model, config, run)
     log.info("model: %s (%s), %s parameters", config.model.name, config.model.family, f"{model.count_params():,}")
     names = ["loss"] + [m if isinstance(m, str) else m.name for m in metrics]
     return model, names + [f"val_{n}" for n in names]
