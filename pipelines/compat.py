@@ -99,6 +99,55 @@ def input_signature(model) -> Any:
     return get_input_signature(model)
 
 
+# ============================================================================ Keras 3.15: weights files
+#
+# A `.weights.h5` file names its groups by Keras's walk over the model, not by layer name: the
+# layers of a Functional or Sequential model as `layers/<snake_case class>[_<n>]/vars`, n counting
+# that class within its list (`dense`, `dense_1`, ...: an inserted layer renames the later ones of
+# its class), and what a subclassed model or a layer holds by attribute name
+# (`generator/layers/dense/vars`, `layers/transformer_encoder_block/attention/key_dense/vars`),
+# each optimizer too (`optimizer/vars`, a GAN's `discriminator_optimizer/vars`). Every object gets a
+# group, empty without variables. `trainer.init_from` needs to know which group is whose:
+# `saving_lib._save_state` walks the model with `_walk_saveable` and `_get_unique_name`, and no
+# public API tells where an object's group is. `weights_file_paths` repeats that walk, writing
+# nothing; tests/test_warm_start.py loads a `.weights.h5` file through it.
+
+
+def weights_file_paths(model) -> dict[int, str]:
+    """The group path in `model.save_weights`'s file (without `/vars`) of every object the walk
+    reaches, by `id` (an object reached twice keeps its first path, as Keras writes it once)."""
+    from keras.src.saving import saving_lib
+    from keras.src.saving.keras_saveable import KerasSaveable
+    from keras.src.utils.naming import to_snake_case
+
+    paths: dict[int, str] = {}
+
+    def saveable(obj, path: str) -> None:
+        if id(obj) in paths:
+            return
+        paths[id(obj)] = path
+        for attr, child in saving_lib._walk_saveable(obj):
+            child_path = f"{path}/{attr}" if path else attr
+            if isinstance(child, KerasSaveable):
+                saveable(child, child_path)
+            elif isinstance(child, (list, dict, tuple)):
+                container(child, child_path, set())
+
+    def container(items, path: str, seen: set) -> None:
+        if id(items) in seen:
+            return
+        seen.add(id(items))
+        used: dict[str, int] = {}
+        for item in items.values() if isinstance(items, dict) else items:
+            if isinstance(item, KerasSaveable):
+                saveable(item, f"{path}/{saving_lib._get_unique_name(to_snake_case(item.__class__.__name__), used)}")
+            elif isinstance(item, (list, dict, tuple)):
+                container(item, f"{path}/{saving_lib._get_unique_name('container', used)}", seen)
+
+    saveable(model, "")
+    return paths
+
+
 # ============================================================================ Keras 3.15: multi-worker training
 #
 # Measured on TensorFlow 2.21 / Keras 3.15, `model.fit` under `MultiWorkerMirroredStrategy` fails

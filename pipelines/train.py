@@ -39,6 +39,9 @@ def run(cfg: DictConfig) -> float | None:
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         config = validate(cfg)
+        from strata.training.warm_start import check_source
+
+        check_source(config)  # before TensorFlow starts
         from strata.training.trainer import train
 
         result = train(config, cfg)

@@ -120,24 +120,15 @@ class TrainerConfig(StrictModel):
 
     @field_validator("init_from")
     @classmethod
-    def _warm_start_source(cls, value):
-        """A run directory with its model.keras, a .keras or a .weights.h5 file (checked here, before
-        TensorFlow starts; strata.training.warm_start loads it)."""
+    def _absolute_source(cls, value):
+        """The source as an absolute path, a relative one from the folder strata was started from
+        (as `resume=`). Only `strata train` checks that it is a source, as only training reads it
+        (strata.training.warm_start.check_source): a finished run evaluates without it."""
         if value is None:
             return value
         from pathlib import Path
 
-        path = Path(value).expanduser()
-        if path.is_dir():
-            if not (path / "model.keras").is_file():
-                last = path / "checkpoints" / "last.weights.h5"
-                instead = f"; pass its {last}" if last.is_file() else ""
-                raise ValueError(f"{path} has no model.keras (the run did not finish){instead}")
-        elif not path.is_file():
-            raise ValueError(f"no such run directory or file: {path}")
-        elif not (path.suffix == ".keras" or path.name.endswith(".weights.h5")):
-            raise ValueError(f"{path} is neither a run directory, a .keras file nor a .weights.h5 file")
-        return str(path.resolve())
+        return str(Path(value).expanduser().resolve())
 
 
 # ----------------------------------------------------------------------------- export
