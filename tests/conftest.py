@@ -38,6 +38,28 @@ def strata(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def train_until_killed(args: list[str], cwd: Path, ready, what: str, timeout: float = 240) -> None:
+    """Starts `strata train args`, polls `ready()` until it is true and then kills the process with
+    SIGKILL (a crash, a preempted machine); fails when the run ends first or `timeout` passes."""
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", "TF_CONFIG")}
+    proc = subprocess.Popen([str(STRATA), "train", *args], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, f"{what} after {timeout:.0f} s"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def assert_user_error(result: Result, *fragments: str) -> None:
     """Exit code 2, one `strata: error:` line naming every fragment, and no traceback."""
     assert result.code == 2, result.text

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, assert_user_error, strata
+from tests.conftest import ROOT, assert_user_error, strata, train_until_killed
 
 YELP = ROOT / "pipelines" / "datasets" / "sentiment" / "yelp_labelled.txt"
 # a proxy on a closed loopback port: every download fails at once, as on a machine with no network
@@ -196,24 +193,12 @@ def test_a_run_killed_in_phase_2_resumes_in_phase_2(tmp_path, bert_preset):
             f"trainer.fine_tune.epochs={tune}", f"trainer.steps_per_epoch={steps}", "trainer.batch_size=16",
             "callbacks.early_stopping=null", "export=none", "trainer.evaluate_test=false", "report=false",
             f"hydra.run.dir={run}"]
-    env = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", "TF_CONFIG")}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "strata"), "train", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 240
-        while True:  # until phase 2 has backed up one of its own epochs
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "phase 2 made no backup in 240 s"
-            if (backup / "fine_tune.json").is_file():
-                done = json.loads((backup / "training_metadata.json").read_text())["epoch"]
-                if done > epochs:
-                    break
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+
+    def in_phase_2() -> bool:  # phase 2 has backed up one of its own epochs
+        return (backup / "fine_tune.json").is_file() and (
+            json.loads((backup / "training_metadata.json").read_text())["epoch"] > epochs)
+
+    train_until_killed(args, tmp_path, in_phase_2, "phase 2 made no backup")
     done = json.loads((backup / "training_metadata.json").read_text())["epoch"]
     total = epochs + tune
     assert epochs < done < total, f"killed too late: {done} epochs done"

@@ -4,14 +4,8 @@ epoch, resume it, and check the epochs, the optimizer state and the artifacts.""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-from tests.conftest import strata
+from tests.conftest import strata, train_until_killed
 
 EPOCHS, STEPS = 8, 10
 
@@ -21,20 +15,7 @@ def test_resume_after_sigkill_finishes_the_remaining_epochs(tmp_path):
     metadata = run / "checkpoints" / "backup" / "training_metadata.json"
     args = [f"trainer.epochs={EPOCHS}", f"trainer.steps_per_epoch={STEPS}", "trainer.batch_size=32",
             "callbacks.early_stopping=null", "export=none", "trainer.evaluate_test=false", f"hydra.run.dir={run}"]
-    env = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", "TF_CONFIG")}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "strata"), "train", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 240
-        while not metadata.is_file():
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "no backup after 240 s"
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    train_until_killed(args, tmp_path, metadata.is_file, "no backup")
     done = json.loads(metadata.read_text())["epoch"]
     assert 1 <= done < EPOCHS, f"killed too late: {done} epochs done"
     assert not (run / "metrics.json").exists() and not (run / "model.keras").exists()

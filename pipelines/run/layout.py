@@ -47,6 +47,12 @@ class RunDir:
         return self.checkpoints / "backup"
 
     @property
+    def backup_metadata(self) -> Path:
+        """The epoch counter Keras's BackupAndRestore writes with each backup: a run whose backup
+        has it resumes from it."""
+        return self.backup / "training_metadata.json"
+
+    @property
     def folds(self) -> Path:
         """The cross-validation folds' own run directories (`data.split.folds`)."""
         return self.root / "folds"

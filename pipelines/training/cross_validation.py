@@ -302,7 +302,7 @@ def _finished_record(fold_run: RunDir, identity: str, planned_epochs: int, resum
 
 
 def _announce_fold(fold_run: RunDir, i: int, k: int, record: dict, epochs: int) -> None:
-    metadata = _read_json(fold_run.backup / "training_metadata.json")
+    metadata = _read_json(fold_run.backup_metadata)
     if metadata is not None:
         log.info("fold %d/%d: resuming from its backup: %d of %d epochs done", i, k, metadata.get("epoch", 0), epochs)
     else:
@@ -312,7 +312,7 @@ def _announce_fold(fold_run: RunDir, i: int, k: int, record: dict, epochs: int) 
 def _prepare_final_backup(run: RunDir, folds_trained: bool, epochs: int) -> None:
     """The final model resumes from the run's backup when the folds are those of the process that
     wrote it; after folds trained again, it starts afresh."""
-    metadata = _read_json(run.backup / "training_metadata.json")
+    metadata = _read_json(run.backup_metadata)
     if metadata is None:
         return
     if folds_trained:

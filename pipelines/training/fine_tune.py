@@ -86,26 +86,25 @@ def _trainable(model) -> int:
 
 @dataclass(frozen=True)
 class Phase2:
-    """Where phase 2 runs on the epoch timeline, and whether the backup is already in it."""
+    """Where phase 2 runs on the epoch timeline: epochs `start` to `end`."""
 
     start: int
     end: int
-    resumed: bool
 
 
 def resumed_phase2(run: RunDir) -> Phase2 | None:
     """Phase 2 as the backup records it, when the run stopped in phase 2; else None."""
     marker = run.backup / MARKER
-    if not (marker.is_file() and (run.backup / "training_metadata.json").is_file()):
+    if not (marker.is_file() and run.backup_metadata.is_file()):
         return None
     record = json.loads(marker.read_text())
-    return Phase2(int(record["start"]), int(record["end"]), resumed=True)
+    return Phase2(int(record["start"]), int(record["end"]))
 
 
 def begin_phase2(run: RunDir, start: int, epochs: int, callbacks: list) -> Phase2:
     """Records that phase 2 runs epochs `start` to `start + epochs` and writes the backup from
     the model as phase 2 begins (its optimizer is phase 2's), so a resume continues from here."""
-    phase = Phase2(start, start + epochs, resumed=False)
+    phase = Phase2(start, start + epochs)
     for callback in callbacks:
         if hasattr(callback, "backup_dir") and hasattr(callback, "_save_model"):
             callback._current_epoch, callback._last_batch_seen = start, 0

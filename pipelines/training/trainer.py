@@ -97,7 +97,7 @@ def _announce_resume(config: RootConfig, run: RunDir) -> None:
         return
     if cross_validation.fold_count(config):
         return  # its folds and its final model each say where they resume (strata.training.cross_validation)
-    metadata = run.backup / "training_metadata.json"
+    metadata = run.backup_metadata
     if metadata.is_file():
         done = json.loads(metadata.read_text()).get("epoch", 0)
         total = config.trainer.epochs + config.trainer.fine_tune.epochs

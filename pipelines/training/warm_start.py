@@ -94,8 +94,7 @@ class _Match:
 
 
 def _resumes(run: RunDir) -> bool:
-    # the file Keras's BackupAndRestore writes with each backup (strata.training.trainer._announce_resume)
-    return (run.backup / "training_metadata.json").is_file()
+    return run.backup_metadata.is_file()
 
 
 def _from_keras_file(model, path: Path) -> _Match:
