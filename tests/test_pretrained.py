@@ -230,6 +230,7 @@ def test_downloads_without_a_network_are_a_user_error_naming_the_local_alternati
     ("overrides", "fragments"),
     [
         (["model.backbone=mobilenet_v3_smal"], ["model.backbone", "Did you mean 'mobilenet_v3_small'"]),
+        (["model.backbone=resnet5"], ["model.backbone", "Did you mean 'resnet50'"]),
         (["model.backbone=./no/such/preset"], ["model.backbone", "no such preset folder"]),
         (["model.weights=missing.weights.h5"], ["model.weights", "no such file: missing.weights.h5"]),
         (["model=mlp", "trainer.fine_tune.epochs=2"], ["trainer.fine_tune.epochs", "model=pretrained"]),

@@ -94,7 +94,8 @@ class PretrainedConfig(ModelConfig):
         if os.sep in value or value.startswith("."):
             raise ValueError(f"no such preset folder: {value}")
         near = closest(value, APPLICATIONS)
-        if near and near.split("_")[0] == value.split("_")[0] and len(value) <= len(near) + 2:
+        same_stem = near and (near.startswith(value) or near.split("_")[0] == value.split("_")[0])
+        if same_stem and abs(len(value) - len(near)) <= 2:  # a typo of an Applications name, not a preset
             raise ValueError(f"'{value}' is not a Keras Applications backbone. Did you mean '{near}'?")
         return value  # a KerasHub preset name, looked up when the model is built
 
@@ -297,8 +298,8 @@ def _offline_safe(make, cfg: PretrainedConfig):
             ) from None
         raise ConfigError(
             f"model.backbone={cfg.backbone}: the KerasHub preset must be downloaded, and there is no network here. "
-            f"Where there is one, save it with keras_hub.models.TextClassifier.from_preset('{cfg.backbone}', num_classes=2)"
-            f".save_to_preset('<folder>') and pass model.backbone=<folder>."
+            f"Where there is one, save it with keras_hub.models.Backbone.from_preset('{cfg.backbone}')"
+            f".save_to_preset('<folder>') (its tokenizer or image converter the same way) and pass model.backbone=<folder>."
         ) from None
 
 
