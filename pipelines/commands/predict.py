@@ -16,7 +16,7 @@ import numpy as np
 
 from strata.commands import args as cli_args
 from strata.data.features import Task
-from strata.run import raw_inputs
+from strata.run import prediction_table, raw_inputs
 from strata.run.atomic import atomic_path
 from strata.run.finished import FinishedRun
 from strata.run.inference import predict_raw
@@ -75,29 +75,5 @@ def latent_inputs(value: str, latent_dim: int, seed: int) -> tuple[np.ndarray, l
 
 
 def to_frame(predictions: np.ndarray, ids: list[str], task: Task):
-    import pandas as pd
-
-    frame = pd.DataFrame({"id": ids})
-    kind, classes = task.kind, task.classes or []
-    if kind == "binary":
-        p = predictions.reshape(-1)
-        frame["label"] = np.where(p >= 0.5, classes[1], classes[0])
-        frame[f"prob_{classes[0]}"] = 1 - p
-        frame[f"prob_{classes[1]}"] = p
-    elif kind == "multiclass":
-        frame["label"] = np.asarray(classes)[predictions.argmax(axis=-1)]
-        for i, c in enumerate(classes):
-            frame[f"prob_{c}"] = predictions[:, i]
-    elif kind == "multilabel":
-        for i, c in enumerate(classes):
-            frame[f"prob_{c}"] = predictions[:, i]
-        frame["labels"] = [" ".join(c for c, on in zip(classes, row >= 0.5) if on) for row in predictions]
-    else:
-        flat = predictions.reshape(len(ids), -1)
-        name = task.target or {"reconstruction": "reconstruction", "generation": "sample"}.get(kind, "prediction")
-        if flat.shape[1] == 1:
-            frame[name] = flat[:, 0]
-        else:
-            for i in range(flat.shape[1]):
-                frame[f"{name}_{i + 1}"] = flat[:, i]
-    return frame
+    """The predictions CSV's table (`strata.run.prediction_table`, shared with the MLflow model)."""
+    return prediction_table.to_frame(predictions, ids, task.kind, task.classes, task.target)

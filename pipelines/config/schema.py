@@ -150,6 +150,37 @@ class PathsConfig(StrictModel):
     run_dir: str
 
 
+# ----------------------------------------------------------------------------- logger
+
+# tracking URI schemes MLflow's client opens (a plain path is a deprecated file store there)
+TRACKING_SCHEMES = ("sqlite", "http", "https", "file", "postgresql", "mysql", "mssql", "databricks", "databricks-uc", "uc")
+
+
+class LoggerConfig(StrictModel):
+    """`logger=mlflow`: where a run is recorded besides its run folder (`strata.tracking`)."""
+
+    name: Literal["mlflow"] = "mlflow"
+    tracking_uri: str = Field(min_length=1)
+    experiment_name: str = Field(min_length=1)
+    run_name: str | None = Field(None, min_length=1)
+    registered_model_name: str | None = Field(None, min_length=1)
+    log_model: bool = True
+    artifact_location: str | None = Field(None, min_length=1)
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower() if ":" in value else ""
+        if scheme not in TRACKING_SCHEMES:
+            from strata.errors import suggestion
+
+            raise ValueError(
+                f"'{value}' is not a tracking URI MLflow opens: use sqlite:///<file>, http://<host>:<port> "
+                f"or another of {', '.join(s + ':' for s in TRACKING_SCHEMES)}.{suggestion(scheme, TRACKING_SCHEMES)}"
+            )
+        return value
+
+
 # ----------------------------------------------------------------------------- root
 
 
@@ -167,3 +198,4 @@ class RootConfig(StrictModel):
     callbacks: dict[str, Any] = Field(default_factory=dict)
     export: ExportConfig
     paths: PathsConfig
+    logger: LoggerConfig | None = None

@@ -47,6 +47,9 @@ def validate(cfg: DictConfig | dict) -> RootConfig:
             "fine-tune without folds, or set trainer.fine_tune.epochs=0."
         )
 
+    if root.logger is not None:
+        _check_installed(root.logger.name)
+
     callbacks = {}
     for name, args in (root.callbacks or {}).items():
         if args is None or args is False:
@@ -58,6 +61,15 @@ def validate(cfg: DictConfig | dict) -> RootConfig:
         callbacks[name] = check_section(schema, {} if args is True else args, ("callbacks", name))
     root.callbacks = callbacks
     return root
+
+
+def _check_installed(logger: str) -> None:
+    """`logger=mlflow` without MLflow installed: one line saying how to install it."""
+    import importlib.util
+
+    if importlib.util.find_spec(logger) is None:
+        raise ConfigError(f"logger={logger}: {logger} is not installed in this environment; "
+                          f"install it with: pip install 'strata[{logger}]'")
 
 
 def check_section(schema: type[BaseModel], value: Any, prefix: tuple) -> Any:

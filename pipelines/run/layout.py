@@ -86,6 +86,16 @@ class RunDir:
     def task(self) -> Path:
         return self.root / "task.json"
 
+    @property
+    def provenance(self) -> Path:
+        """strata's version and the git commit the run was started from (`strata.run.provenance`)."""
+        return self.root / "provenance.json"
+
+    @property
+    def mlflow_record(self) -> Path:
+        """Where the run is recorded in MLflow and what reached it (`strata.tracking`)."""
+        return self.root / "mlflow.json"
+
     @classmethod
     def existing(cls, path: str, key: str = "run") -> RunDir:
         """A finished run's directory, or a `DataError` that says what is missing."""

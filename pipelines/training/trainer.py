@@ -29,6 +29,7 @@ from strata.export.exporter import export_model
 from strata.formatting import metric_value
 from strata.models.builder import build_model, loss_and_metrics
 from strata.report.builder import report_after_training
+from strata.run import provenance
 from strata.run.atomic import atomic_path, write_json_atomic
 from strata.run.description import RunDescription
 from strata.run.finished import FinishedRun
@@ -62,8 +63,24 @@ def train(config: RootConfig, raw_config: Any = None) -> TrainResult:
     with run.lock():
         run.remove_stale_temporaries()
         _write_resolved_config(run, raw_config)
+        provenance.write(run, config.paths.root_dir)
         _announce_resume(config, run)
-        return _train(config, run, raw_config)
+        recorder = _recorder(config, run)
+        try:
+            return _train(config, run, raw_config, recorder=recorder)
+        except BaseException as ex:
+            if recorder is not None:
+                recorder.fail(ex)
+            raise
+
+
+def _recorder(config: RootConfig, run: RunDir):
+    """The run's MLflow recorder with `logger=mlflow` (`strata.tracking`), else None."""
+    if config.logger is None:
+        return None
+    from strata.tracking.recorder import for_training
+
+    return for_training(config, run)
 
 
 def _is_chief(config: RootConfig) -> bool:
@@ -133,9 +150,10 @@ def steps_per_execution(trainer, steps: int) -> int:
     return max(1, min(AUTO_STEPS_PER_EXECUTION, steps // 16))
 
 
-def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True) -> TrainResult:
+def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True, recorder=None) -> TrainResult:
     """One run's steps: set up TensorFlow, load the data, build and compile the model, fit it,
-    measure it, save and export it, and (the chief) write its report and summary."""
+    measure it, save and export it, and (the chief) write its report and summary, and upload the
+    run to MLflow with a `recorder` (`strata.tracking.recorder.RunRecorder`)."""
     started = time.perf_counter()
     strategy = environment.configure(config.trainer, config.seed)
     bundle = load_data(config)
@@ -147,6 +165,8 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
         config, bundle = folds.final_config, folds.final_bundle
     model, logged = _compiled_model(config, bundle, strategy, run)
     callbacks = build_callbacks(CallbackContext(config, run, model, bundle, raw_config), logged)
+    if recorder is not None:
+        callbacks.append(recorder.callback())
     history = _fit_phases(model, bundle, config, run, callbacks, strategy)
     metrics = _final_metrics(model, bundle, config.trainer)
     if folds is not None:
@@ -159,9 +179,17 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True)
     seconds = time.perf_counter() - started
     if chief:
         _summary(run, metrics, export_path, epochs, seconds)
-    else:
+    if recorder is not None:
+        recorder.finish(metrics, history.history, examples=functools.partial(_raw_examples, bundle))
+    if not chief:
         log.info("worker finished: %d epochs in %.1f s (the chief writes the run directory)", epochs, seconds)
     return TrainResult(run, metrics, epochs, seconds)
+
+
+def _raw_examples(bundle, n: int = 5) -> dict:
+    """A few raw inputs of the run's data (the MLflow model's input example): test ones if any."""
+    split = next(s for s in ("test", "validation", "train") if s in bundle.splits)
+    return bundle.examples(split, n)[0]
 
 
 def _fit_fold(config: RootConfig, run: RunDir, bundle, strategy, raw_config: Any) -> tuple[dict[str, float], int]:
