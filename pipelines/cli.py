@@ -30,7 +30,8 @@ commands:
                                                      attributions per raw feature, heatmaps, word colours
   report    run=<run dir>                            (re)write the run's report.html: curves, plots, summary
   log       run=<run dir> [logger.tracking_uri=<uri>] [logger.experiment_name=<name>]
-                                                     upload a finished run folder to MLflow (after an outage, or a run made without logger=mlflow)
+                                                     upload a finished run folder to MLflow (after an
+                                                     outage, or a run made without logger=mlflow)
 
 `strata train --help` lists the config groups and Hydra's own flags (-m, --cfg job, --config-dir, ...).
 `python -m strata <command> ...` is the same command in module form.

@@ -76,7 +76,8 @@ def _remove_if_empty(cfg: DictConfig) -> None:
     if not HydraConfig.initialized():
         return
     root = Path(HydraConfig.get().runtime.output_dir)
-    leftovers = {p.name for p in root.iterdir()} - {".hydra", "train.log", ".lock"} if root.is_dir() else set()
+    records = {".hydra", "train.log", ".lock", "provenance.json", "mlflow.json"}  # written before the data is read
+    leftovers = {p.name for p in root.iterdir()} - records if root.is_dir() else set()
     if root.is_dir() and not leftovers:
         logging.shutdown()
         shutil.rmtree(root, ignore_errors=True)

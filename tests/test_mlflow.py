@@ -24,6 +24,7 @@ from mlflow import MlflowClient
 from tests.conftest import TINY, assert_user_error, strata
 
 MLFLOW = Path(sys.executable).parent / "mlflow"
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 pytestmark = pytest.mark.slow
 
 
@@ -90,9 +91,22 @@ def logged_run(mlflow_server, tmp_path_factory) -> Path:
     """A digits run recorded in the tracking server, its model registered as strata-digits."""
     run = tmp_path_factory.mktemp("mlflow-runs") / "digits"
     result = strata("train", "logger=mlflow", f"logger.tracking_uri={mlflow_server.url}", "logger.registered_model_name=strata-digits",
-                    *TINY, f"hydra.run.dir={run}", cwd=tmp_path_factory.mktemp("cwd"))
+                    "trainer.epochs=2", f"hydra.run.dir={run}", cwd=tmp_path_factory.mktemp("cwd"))
     assert result.code == 0, result.text
     return run
+
+
+def load_model(tracking_uri: str, run_id: str):
+    """`mlflow.pyfunc.load_model("runs:/<id>/model")` from `tracking_uri`, leaving the process's
+    MLflow settings (and MLFLOW_TRACKING_URI, which MLflow sets) as they were."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        return mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    finally:
+        mlflow.set_tracking_uri(before)
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 def record(run: Path) -> dict:
@@ -154,8 +168,7 @@ def test_a_run_records_params_history_artifacts_metrics_and_a_registered_model(l
 
 def test_the_mlflow_model_predicts_what_strata_predict_writes(logged_run, mlflow_server, digit_images, tmp_path):
     expected = strata_predictions(logged_run, digit_images, tmp_path)
-    mlflow.set_tracking_uri(mlflow_server.url)
-    model = mlflow.pyfunc.load_model(f"runs:/{record(logged_run)['run_id']}/model")
+    model = load_model(mlflow_server.url, record(logged_run)["run_id"])
     assert [spec.name for spec in model.metadata.get_input_schema().inputs] == ["image"]
     got = model.predict({"image": np.load(digit_images)[..., None].astype("float32")})
     assert list(got.columns) == [c for c in expected.columns if c != "id"]
@@ -169,7 +182,9 @@ def test_mlflow_models_serve_answers_a_post_with_strata_predicts_classes(logged_
     expected = strata_predictions(logged_run, digit_images, tmp_path)
     port = free_port()
     log = tmp_path / "serve.log"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.url}
+    # as in an activated virtual environment: MLflow starts the scoring server as `uvicorn ...`
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.url, "PATH": path}
     server = subprocess.Popen(
         [str(MLFLOW), "models", "serve", "-m", f"runs:/{record(logged_run)['run_id']}/model", "--env-manager", "local",
          "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
@@ -182,50 +197,68 @@ def test_mlflow_models_serve_answers_a_post_with_strata_predicts_classes(logged_
         with urllib.request.urlopen(request, timeout=60) as answer:
             predictions = json.loads(answer.read())["predictions"]
     finally:
-        os.killpg(server.pid, signal.SIGKILL)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
     assert [str(p["label"]) for p in predictions] == expected["label"].astype(str).tolist()
     np.testing.assert_allclose([p["prob_3"] for p in predictions], expected["prob_3"], atol=1e-6)
 
 
-def test_the_default_is_a_sqlite_file_beside_the_run_folders_with_git_provenance(tmp_path):
+def test_the_default_is_a_sqlite_file_beside_the_run_folders_with_git_provenance(tmp_path, monkeypatch):
     """No server and no URI: outputs/mlflow.db. In a git repository the commit and dirty flag are
-    tags and are written into the run folder."""
+    tags and are written into the run folder. A table's MLflow model takes the raw columns (a
+    header that is no Python name, whole numbers, missing cells) and predicts what strata predict does."""
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    (tmp_path / "notes.txt").write_text("a user's project\n")
-    subprocess.run(["git", "add", "notes.txt"], cwd=tmp_path, check=True)
+    rng = np.random.default_rng(0)
+    n = 400
+    table = pd.DataFrame({"1st floor": rng.integers(400, 2500, n), "zone": rng.choice(["RL", "RM", "FV", ""], n),
+                          "age": rng.integers(0, 90, n).astype(float)})
+    table.loc[::17, "age"] = np.nan
+    table["price"] = 100 * table["1st floor"] + 20_000 * (table["zone"] == "FV") - 300 * table["age"].fillna(40) + rng.normal(0, 5000, n)
+    table.to_csv(tmp_path / "houses.csv", index=False)
+    subprocess.run(["git", "add", "houses.csv"], cwd=tmp_path, check=True)
     subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-qm", "start"], cwd=tmp_path, check=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
-    (tmp_path / "notes.txt").write_text("an edit not committed\n")
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    result = strata("train", "logger=mlflow", "logger.log_model=false", *TINY, "hydra.run.dir=outputs/run1", cwd=tmp_path, env=env)
+    table.head(3).to_csv(tmp_path / "houses.csv", index=False, mode="a", header=False)  # a change not committed
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = strata("train", "logger=mlflow", "data=csv", "data.path=houses.csv", "data.target=price", "trainer.epochs=3",
+                    "hydra.run.dir=outputs/run1", cwd=tmp_path)
     assert result.code == 0, result.text
     run = tmp_path / "outputs" / "run1"
     made = json.loads((run / "provenance.json").read_text())
     assert made["git"] == {"commit": commit, "dirty": True, "root": str(tmp_path.resolve())}
     database = tmp_path / "outputs" / "mlflow.db"
     assert database.is_file() and (tmp_path / "outputs" / "mlartifacts").is_dir()
-    assert not (tmp_path / "mlruns").exists()  # nothing lands in the working folder
-    client = MlflowClient(tracking_uri=f"sqlite:///{database}")
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "mlartifacts").exists()  # nothing lands in the working folder
+    uri = f"sqlite:///{database.resolve()}"
+    client = MlflowClient(tracking_uri=uri)
     rec = record(run)
-    assert rec["tracking_uri"] == f"sqlite:///{database.resolve()}"
+    assert rec["tracking_uri"] == uri
     logged = client.get_run(rec["run_id"])
-    assert client.get_experiment(logged.info.experiment_id).name == "digits_cnn"
+    assert client.get_experiment(logged.info.experiment_id).name == "csv_tabular"
     assert logged.data.tags["strata.git.commit"] == commit and logged.data.tags["strata.git.dirty"] == "true"
-    assert rec["model_uri"] is None and "model" not in {a.path for a in client.list_artifacts(rec["run_id"])}
+    # the model takes the raw columns, as a CSV has them
+    rows = pd.DataFrame({"1st floor": [1200, 2000, 800], "zone": ["FV", None, "RM"], "age": [10, None, 75]})
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    assert strata("predict", f"run={run}", "input=new.csv", "output=new_predictions.csv", cwd=tmp_path).code == 0
+    expected = pd.read_csv(tmp_path / "new_predictions.csv")
+    model = load_model(uri, rec["run_id"])
+    assert [c.name for c in model.metadata.get_input_schema().inputs] == ["1st floor", "zone", "age"]
+    np.testing.assert_allclose(model.predict(rows)["price"], expected["price"], rtol=1e-5)
+    assert expected["price"].iloc[1] > expected["price"].iloc[2]  # the model learned the floor area, at least
 
 
 def test_a_server_killed_mid_run_costs_nothing_and_strata_log_uploads_the_rest(tmp_path):
     server = Server(tmp_path / "server").start()
     run = tmp_path / "run"
-    args = ["train", "logger=mlflow", f"logger.tracking_uri={server.url}", "trainer.epochs=6", "trainer.batch_size=8",
+    args = ["train", "logger=mlflow", f"logger.tracking_uri={server.url}", "trainer.epochs=4", "trainer.batch_size=16",
             "callbacks.early_stopping=null", f"hydra.run.dir={run}"]
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     proc = subprocess.Popen([str(Path(sys.executable).parent / "strata"), *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 240
-        while "] epoch 1/6" not in ((run / "train.log").read_text() if (run / "train.log").is_file() else ""):
+        while "] epoch 1/4" not in ((run / "train.log").read_text() if (run / "train.log").is_file() else ""):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
             time.sleep(0.05)
         server.stop()  # the tracking server dies in epoch 2
@@ -240,23 +273,26 @@ def test_a_server_killed_mid_run_costs_nothing_and_strata_log_uploads_the_rest(t
     rec = record(run)
     assert rec["complete"] is False and any("epoch" in item for item in rec["not_logged"])
 
+    down = strata("log", f"run={run}")  # still down: one line, nothing changed
+    assert_user_error(down, f"logger.tracking_uri={server.url}", "strata log again")
+    assert record(run)["run_id"] == rec["run_id"]
+
     server.start()  # back on the same port and database
     client = server.client()
-    assert len(history(client, rec["run_id"], "loss")) < 6
+    assert len(history(client, rec["run_id"], "loss")) < 4
     result = strata("log", f"run={run}")
     assert result.code == 0, result.text
     assert record(run)["complete"] is True and record(run)["run_id"] == rec["run_id"]
     losses = history(client, rec["run_id"], "loss")
-    assert [s for s, _ in losses] == [1, 2, 3, 4, 5, 6]
+    assert [s for s, _ in losses] == [1, 2, 3, 4]
     logged = client.get_run(rec["run_id"])
     assert logged.info.status == "FINISHED"
     final = json.loads((run / "metrics.json").read_text())
     assert logged.data.metrics["test/accuracy"] == pytest.approx(final["test"]["accuracy"])
-    mlflow.set_tracking_uri(server.url)
-    assert mlflow.pyfunc.load_model(f"runs:/{rec['run_id']}/model").metadata.get_input_schema() is not None
+    assert load_model(server.url, rec["run_id"]).metadata.get_input_schema() is not None
     again = strata("log", f"run={run}")
     assert again.code == 0 and "already recorded" in again.text
-    assert len(history(client, rec["run_id"], "loss")) == 6
+    assert len(history(client, rec["run_id"], "loss")) == 4
     server.stop()
 
 
@@ -292,6 +328,7 @@ def test_a_sweep_is_one_parent_run_with_a_child_per_trial(mlflow_server, tmp_pat
     best = max(c.data.metrics["validation/accuracy"] for c in children)
     assert parent.data.metrics["best/validation/accuracy"] == pytest.approx(best)
     assert parent.data.tags["strata.best_run_id"] in {c.info.run_id for c in children}
+    assert all(record(sweep / str(i))["model_uri"] is None for i in (0, 1))  # logger.log_model=false
 
 
 def test_logger_config_errors_are_one_line_before_tensorflow(tmp_path):

@@ -30,7 +30,8 @@ KEYS = ("tracking_uri", "experiment_name", "run_name", "registered_model_name", 
 def main(argv: list[str]) -> str | None:
     opts = cli_args.parse(argv, "log", {"run": None, **{f"logger.{k}": None for k in KEYS}}, required=("run",))
     finished = FinishedRun.open(opts["run"])
-    settings = logger_settings(finished, {k.removeprefix("logger."): v for k, v in opts.items() if k.startswith("logger.") and v is not None})
+    given = {k.removeprefix("logger."): v for k, v in opts.items() if k.startswith("logger.") and v is not None}
+    settings = logger_settings(finished, given)
     _console_logging()
     from strata.tracking.recorder import RunRecorder
 
@@ -45,8 +46,9 @@ def main(argv: list[str]) -> str | None:
             f"logger.tracking_uri={settings.tracking_uri}: MLflow did not take the run ({recorder.conn.failed}); "
             "nothing in the run folder changed, run strata log again when the tracking server answers."
         )
-    print(f"uploaded {finished.run.root} as MLflow run {recorder.run_id} in experiment '{settings.experiment_name}' at {settings.tracking_uri}"
-          + (f"; model {recorder.model_uri}" if recorder.model_uri else ""))
+    where = f"experiment '{settings.experiment_name}' at {settings.tracking_uri}"
+    model = f"; model {recorder.model_uri}" if recorder.model_uri else ""
+    print(f"uploaded {finished.run.root} as MLflow run {recorder.run_id} in {where}{model}")
     return recorder.run_id
 
 

@@ -22,7 +22,7 @@ log = logging.getLogger("strata.tracking")
 # waits 120 s for an answer; a training run asks for less (a user's own settings win)
 HTTP_SETTINGS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.5",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
@@ -35,10 +35,18 @@ def import_mlflow():
     try:
         import mlflow
     except ImportError:
-        raise ConfigError("logger=mlflow: mlflow is not installed in this environment; install it with: pip install 'strata[mlflow]'") from None
-    for name in ("mlflow", "alembic", "urllib3.connectionpool"):
+        raise ConfigError(
+            "logger=mlflow: mlflow is not installed in this environment; install it with: pip install 'strata[mlflow]'"
+        ) from None
+    for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # each retry; the failure is strata's one warning
     return mlflow
+
+
+def metric_key(name: str) -> str:
+    """`name` with the characters MLflow refuses in param and metric keys replaced by `_`."""
+    return "".join(c if c.isalnum() or c in "_-./ :" else "_" for c in str(name))
 
 
 def sqlite_file(uri: str) -> Path | None:
@@ -81,7 +89,8 @@ class Connection:
             return func(*args, **kwargs)
         except Exception as ex:  # any failure of the tracking side: the run goes on without it
             self.failed = f"{type(ex).__name__}: {_first_line(ex)}"
-            self.missed.append(what)
+            if what not in self.missed:
+                self.missed.append(what)
             log.warning("MLflow at %s failed while logging %s (%s); training goes on without it%s",
                         self.uri, what, self.failed, self.hint)
             return None

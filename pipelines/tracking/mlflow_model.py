@@ -40,11 +40,12 @@ def serving_function(saved_model: Path):
     return serve, dict(serve.structured_input_signature[1])
 
 
-def output_example(serve, specs: dict, example, task: dict):
+def output_example(serve, specs: dict, example, task: dict, columns: dict[str, str]):
     """What the MLflow model returns for `example`: `strata predict`'s columns (without `id`)."""
     import tensorflow as tf
 
-    arrays = {name: _tensor(np.asarray(example[name]), spec) for name, spec in specs.items()}
+    arrays = {name: _tensor(np.asarray(example[columns.get(name, name)] if columns.get(name, name) in example else example[name]), spec)
+              for name, spec in specs.items()}
     outputs = serve(**{name: tf.constant(value) for name, value in arrays.items()})
     name = "output_0" if "output_0" in outputs else sorted(outputs)[0]
     return prediction_table.to_frame(np.asarray(outputs[name]), None, task["kind"], task.get("classes"), task.get("target"))
@@ -55,18 +56,20 @@ def is_tabular(specs: dict) -> bool:
     return all(len(s.shape) == 1 or (len(s.shape) == 2 and s.shape[1] == 1) for s in specs.values())
 
 
-def column_type(dtype) -> str:
-    if dtype.name == "string":
-        return "string"
-    if dtype.is_bool:
-        return "boolean"
-    return "long" if dtype.is_integer else "double"
+def column_type(dtype):
+    """A table column's MLflow type: strings as `string`; numbers as MLflow's `Any`, because
+    MLflow refuses to widen int64 to double, and a JSON or CSV request's whole numbers arrive as
+    int64 (the served model converts them, as `strata predict` does)."""
+    from mlflow.types.schema import AnyType
+
+    return "string" if dtype.name == "string" else AnyType()
 
 
-def signature_and_example(specs: dict, examples: dict | None):
+def signature_and_example(specs: dict, examples: dict | None, columns: dict[str, str] | None = None):
     """The MLflow signature of `specs` and an input example in the same form: the run's raw
     examples where they match the inputs, otherwise standard normal values of the inputs' shapes
-    (a GAN's latent vectors)."""
+    (a GAN's latent vectors). A table's inputs are named by their raw `columns` (input name ->
+    the header a user's file has, e.g. `col_1stFlrSF` -> `1stFlrSF`) and may hold missing values."""
     import pandas as pd
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ColSpec, Schema, TensorSpec
@@ -84,10 +87,12 @@ def signature_and_example(specs: dict, examples: dict | None):
             value = rng.standard_normal((2, *dims))
         arrays[name] = value
     if is_tabular(specs):
-        schema = Schema([ColSpec(column_type(s.dtype), name) for name, s in specs.items()])
-        frame = pd.DataFrame({name: _column(arrays[name], specs[name]) for name in specs})
+        columns = columns or {}
+        schema = Schema([ColSpec(column_type(s.dtype), columns.get(name, name), required=False) for name, s in specs.items()])
+        frame = pd.DataFrame({columns.get(name, name): _column(arrays[name], specs[name]) for name in specs})
         return ModelSignature(inputs=schema), frame
-    schema = Schema([TensorSpec(_numpy_type(s.dtype), (-1, *[d if d is not None else -1 for d in s.shape[1:]]), name) for name, s in specs.items()])
+    schema = Schema([TensorSpec(_numpy_type(s.dtype), (-1, *[d if d is not None else -1 for d in s.shape[1:]]), name)
+                     for name, s in specs.items()])
     return ModelSignature(inputs=schema), {name: _tensor(arrays[name], specs[name]) for name in specs}
 
 
@@ -139,19 +144,30 @@ def log_model(mlflow, uri: str, run_id: str, run: RunDir, registered_model_name:
     from mlflow.models import infer_signature
 
     serve, specs = serving_function(run.saved_model)
-    signature, example = signature_and_example(specs, _examples(examples))
-    task = json.loads(run.task.read_text())["task"]
-    signature.outputs = infer_signature(model_output=output_example(serve, specs, example, task)).outputs
+    description = json.loads(run.task.read_text())
+    order = [f["name"] for f in description["features"] if f["name"] in specs]  # the raw inputs' order, as in task.json
+    specs = {name: specs[name] for name in order + sorted(set(specs) - set(order))}
+    columns = {f["name"]: f.get("column") or f["name"] for f in description["features"] if f["name"] in specs}
+    signature, example = signature_and_example(specs, _examples(examples), columns if is_tabular(specs) else None)
+    if not is_tabular(specs):
+        columns = {}
+    output = output_example(serve, specs, example, description["task"], columns)
+    signature.outputs = infer_signature(model_output=output).outputs
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     with tempfile.TemporaryDirectory(prefix="strata-mlflow-") as tmp:
         table = Path(tmp) / f"{TABLE_MODULE}.py"
         shutil.copyfile(prediction_table.__file__, table)
+        serving = Path(tmp) / "serving.json"
+        serving.write_text(json.dumps({
+            "inputs": [{"name": name, "column": columns.get(name, name), "dtype": spec.dtype.name} for name, spec in specs.items()],
+            "missing_values": missing_values(run),
+        }, indent=2))
         with mlflow.start_run(run_id=run_id):
             info = mlflow.pyfunc.log_model(
                 name=ARTIFACT_PATH,
                 python_model=str(SERVED_MODEL),
-                artifacts={"saved_model": str(run.saved_model), "task": str(run.task)},
+                artifacts={"saved_model": str(run.saved_model), "task": str(run.task), "serving": str(serving)},
                 code_paths=[str(table)],
                 signature=signature,
                 input_example=example,
@@ -159,6 +175,16 @@ def log_model(mlflow, uri: str, run_id: str, run: RunDir, registered_model_name:
                 registered_model_name=registered_model_name,
             )
     return info.model_uri
+
+
+def missing_values(run: RunDir) -> list[str]:
+    """The strings the run's data reads as missing (`data.missing_values`, else strata's defaults)."""
+    from omegaconf import OmegaConf
+
+    from strata.data.tables import DEFAULT_MISSING
+
+    configured = OmegaConf.load(run.resolved_config).get("data", {}).get("missing_values") if run.resolved_config.is_file() else None
+    return [str(v) for v in (configured or DEFAULT_MISSING)]
 
 
 def _examples(examples: Callable[[], dict | None] | None) -> dict | None:

@@ -32,7 +32,7 @@ from strata.config.schema import LoggerConfig
 from strata.run import provenance
 from strata.run.atomic import write_json_atomic
 from strata.run.layout import RunDir
-from strata.tracking.connection import Connection
+from strata.tracking.connection import Connection, metric_key
 
 log = logging.getLogger("strata.tracking")
 
@@ -123,7 +123,8 @@ class RunRecorder:
     def fail(self, error: BaseException) -> None:
         """Training failed: the MLflow run ends FAILED, with the error as a tag."""
         if self.run_id is not None:
-            self.conn.call("the run's error", self.conn.client.set_tag, self.run_id, "strata.error", f"{type(error).__name__}: {error}"[:5000])
+            error_text = f"{type(error).__name__}: {error}"[:5000]
+            self.conn.call("the run's error", self.conn.client.set_tag, self.run_id, "strata.error", error_text)
             self.conn.call("the run's status", self.conn.client.set_terminated, self.run_id, "FAILED")
         self.write_record(complete=False)
 
@@ -307,11 +308,6 @@ def final_metrics(metrics: dict) -> dict[str, float]:
         if isinstance(value, (int, float)):
             out[f"cross_validation/{name}"] = float(value)
     return {metric_key(k): v for k, v in out.items()}
-
-
-def metric_key(name: str) -> str:
-    """`name` with the characters MLflow refuses in keys replaced by `_`."""
-    return "".join(c if c.isalnum() or c in "_-./ :" else "_" for c in str(name))
 
 
 def _metrics(logs: dict, step: int) -> list:

@@ -38,6 +38,11 @@ class StrataModel(mlflow.pyfunc.PythonModel):
         self._inputs = self._serve.structured_input_signature[1]
         with open(context.artifacts["task"], encoding="utf-8") as f:
             self._task = json.load(f)["task"]
+        with open(context.artifacts["serving"], encoding="utf-8") as f:
+            serving = json.load(f)
+        # the raw column (a table's header) each input is read from, and the values that mean "missing"
+        self._columns = {item["name"]: item["column"] for item in serving["inputs"]}
+        self._missing = set(serving["missing_values"])
 
     def predict(self, context, model_input, params=None):
         from strata_prediction_table import to_frame
@@ -70,21 +75,48 @@ class StrataModel(mlflow.pyfunc.PythonModel):
             source = {names[0]: model_input}
         else:
             raise mlflow.exceptions.MlflowException(f"expected the inputs {', '.join(names)} by name, got {type(model_input).__name__}")
-        missing = [name for name in names if name not in source]
+        found = {name: self._columns.get(name, name) if self._columns.get(name, name) in source else name for name in names}
+        missing = [self._columns.get(name, name) for name in names if found[name] not in source]
         if missing:
             raise mlflow.exceptions.MlflowException(
-                f"missing input(s) {', '.join(missing)}; this model takes {', '.join(names)}", error_code="BAD_REQUEST"
+                f"missing input(s) {', '.join(missing)}; this model takes {', '.join(self._columns.get(n, n) for n in names)}",
+                error_code="BAD_REQUEST",
             )
-        return {name: _shaped(np.asarray(source[name]), self._inputs[name]) for name in names}
+        return {name: _shaped(np.asarray(source[found[name]]), self._inputs[name], self._missing) for name in names}
 
 
-def _shaped(values: np.ndarray, spec) -> np.ndarray:
+def _shaped(values: np.ndarray, spec, missing: set) -> np.ndarray:
+    """`values` in the input's known shape and type; a string input's missing values (None, NaN
+    or one of the training data's missing markers) as '', as `strata predict` reads them."""
     dims = [d for d in spec.shape[1:]]
     if dims and all(d is not None for d in dims):
         values = values.reshape((-1, *dims))
     if spec.dtype.name == "string":
-        return values.astype(object).astype(str).astype(object)
+        return np.array([_text(v, missing) for v in values.reshape(-1)], dtype=object).reshape(values.shape)
+    if values.dtype.kind in "OSU":  # a table column of numbers, missing values and markers
+        values = np.array([_number(v, missing) for v in values.reshape(-1)], dtype="float64").reshape(values.shape)
     return values.astype(spec.dtype.as_numpy_dtype)
+
+
+def _number(value, missing: set) -> float:
+    if value is None:
+        return float("nan")
+    if isinstance(value, (bytes, str)):
+        text = value.decode("utf-8") if isinstance(value, bytes) else value
+        if text.strip() in missing:
+            return float("nan")
+        try:
+            return float(text)
+        except ValueError:
+            raise mlflow.exceptions.MlflowException(f"{text!r} is not a number", error_code="BAD_REQUEST") from None
+    return float(value)
+
+
+def _text(value, missing: set) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    return "" if text in missing else text
 
 
 mlflow.models.set_model(StrataModel())

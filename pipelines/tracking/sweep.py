@@ -42,12 +42,14 @@ class SweepRecorder(HydraCallback):
         overrides = list(config.hydra.overrides.task)
         tags = {"mlflow.source.name": "strata train -m", "mlflow.source.type": "LOCAL", "strata.sweep_dir": str(sweep_dir),
                 "strata.overrides": " ".join(overrides) or "(none)"}
-        run = conn.call("the sweep's run", conn.client.create_run, experiment_id, run_name=settings.run_name or f"sweep {sweep_dir.name}", tags=tags)
+        name = settings.run_name or f"sweep {sweep_dir.name}"
+        run = conn.call("the sweep's run", conn.client.create_run, experiment_id, run_name=name, tags=tags)
         if run is None:
             return
         for key, value in _sweep_params(config).items():
             conn.call("the sweep's params", conn.client.log_param, run.info.run_id, key, value)
-        write_json_atomic(sweep_dir / RECORD, {"tracking_uri": settings.tracking_uri, "experiment_id": experiment_id, "run_id": run.info.run_id})
+        record = {"tracking_uri": settings.tracking_uri, "experiment_id": experiment_id, "run_id": run.info.run_id}
+        write_json_atomic(sweep_dir / RECORD, record)
         log.info("MLflow: sweep run %s in experiment '%s' at %s", run.info.run_id, settings.experiment_name, settings.tracking_uri)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
@@ -58,8 +60,7 @@ class SweepRecorder(HydraCallback):
         record = parent_run(sweep_dir, settings)
         if record is None:
             return
-        from strata.tracking.connection import Connection
-        from strata.tracking.recorder import metric_key
+        from strata.tracking.connection import Connection, metric_key
 
         conn = Connection(settings)
         run_id = record["run_id"]
