@@ -32,6 +32,8 @@ commands:
   log       run=<run dir> [logger.tracking_uri=<uri>] [logger.experiment_name=<name>]
                                                      upload a finished run folder to MLflow (after an
                                                      outage, or a run made without logger=mlflow)
+  sweep-report sweep=<sweep dir> | study=<name> storage=<url>
+                                                     the best trial, optimization history, importances as PNGs + HTML
 
 `strata train --help` lists the config groups and Hydra's own flags (-m, --cfg job, --config-dir, ...).
 `python -m strata <command> ...` is the same command in module form.
@@ -50,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("strata.commands.explain", "main"),
     "report": ("strata.commands.report", "main"),
     "log": ("strata.commands.log", "main"),
+    "sweep-report": ("strata.commands.sweep_report", "main"),
 }
 
 
@@ -84,6 +87,7 @@ def run_train(args: list[str]) -> int:
     from strata.train import hydra_main
 
     compat.compose_once(multirun=any(a in ("-m", "--multirun") for a in args))
+    _register_sweeper()
 
     saved = sys.argv
     sys.argv = [saved[0] if saved and saved[0].endswith("strata") else "strata", *args]
@@ -91,6 +95,16 @@ def run_train(args: list[str]) -> int:
         return guarded(hydra_main, "training")
     finally:
         sys.argv = saved
+
+
+def _register_sweeper() -> None:
+    """Makes strata's Optuna sweeper known to Hydra. Hydra finds plugins by listing the
+    `hydra_plugins` folders on the path; an editable install (`pip install -e .`) maps the package
+    there through an import hook that such a listing does not see, so it is registered by hand."""
+    from hydra.core.plugins import Plugins
+    from hydra_plugins.strata_optuna_sweeper import StrataOptunaSweeper
+
+    Plugins.instance().register(StrataOptunaSweeper)
 
 
 def guarded(func: Callable[[], object], doing: str) -> int:

@@ -79,6 +79,19 @@ def hydra_config_loader():
     return ConfigLoaderImpl
 
 
+# ============================================================================ Optuna 5.1
+#
+# A sweep trial runs as a Hydra job, often in another process than the sweeper that asked for it.
+# It knows its trial *number* (`hydra.job.num`); `optuna.Trial(study, trial_id)` wants the trial's
+# storage id. Storages have a public `get_trial_id_from_study_id_trial_number`, but a `Study`
+# exposes its storage and id only as `_storage` and `_study_id`.
+
+
+def optuna_trial_id(study, number: int) -> int:
+    """The storage id of trial `number` of `study`."""
+    return study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+
+
 # ============================================================================ Keras 3.15: tensors and export
 
 

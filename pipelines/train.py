@@ -47,24 +47,32 @@ def run(cfg: DictConfig) -> float | None:
         result = train(config, cfg)
     except UserError as ex:
         if multirun:
-            _report_failed_trial(ex)
-            return float("nan")
+            return _failed_trial(ex)
         _remove_if_empty(cfg)
         raise UserErrorExit(ex) from None
     except Exception as ex:
         if not multirun:
             raise
-        _report_failed_trial(ex)
-        return float("nan")
-    return _optimized_value(config.optimized_metric, result.metrics)
+        return _failed_trial(ex)
+    value = _optimized_value(config.optimized_metric, result.metrics)
+    if result.pruned is not None and value is not None:
+        from strata.sweeper.trial import Pruned
+
+        return Pruned(value, result.pruned["epoch"])
+    return value
 
 
-def _report_failed_trial(ex: BaseException) -> None:
-    """A sweep goes on past a failed trial: log it; the sweeper gets NaN."""
+def _failed_trial(ex: BaseException) -> float:
+    """A sweep goes on past a failed trial: log it; the sweeper gets NaN, with the error
+    (`strata.sweeper.trial.Failed`)."""
     from hydra.core.hydra_config import HydraConfig
 
+    from strata.sweeper.trial import Failed
+
     job = HydraConfig.get().job
-    log.error("trial %s (%s) failed: %s: %s", job.num, job.override_dirname or "defaults", type(ex).__name__, ex)
+    error = f"{type(ex).__name__}: {' '.join(str(ex).split())}"
+    log.error("trial %s (%s) failed: %s", job.num, job.override_dirname or "defaults", error)
+    return Failed(error)
 
 
 def _remove_if_empty(cfg: DictConfig) -> None:

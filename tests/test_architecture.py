@@ -15,7 +15,8 @@ import tomllib
 from tests.conftest import ROOT
 
 # repository folder -> the package it installs as (pyproject.toml's package-dir)
-FOLDERS = {"pipelines": "strata", "layers": "strata.layers", "callbacks": "strata.callbacks", "conf": "strata.conf"}
+FOLDERS = {"pipelines": "strata", "layers": "strata.layers", "callbacks": "strata.callbacks", "conf": "strata.conf",
+           "pipelines/hydra_plugin": "hydra_plugins.strata_optuna_sweeper"}  # Hydra finds plugins only there
 OLD_TOP_LEVEL = ("pipelines", "layers", "callbacks", "conf")
 PRIVATE = ("keras.src", "hydra._internal", "tensorflow.python", "tf_keras")
 
@@ -25,6 +26,9 @@ def _modules() -> dict[str, Path]:
     out = {}
     for folder, package in FOLDERS.items():
         for path in (ROOT / folder).rglob("*.py"):
+            owner = max((f for f in FOLDERS if path.is_relative_to(ROOT / f)), key=len)
+            if owner != folder:  # a folder mapped to a package of its own
+                continue
             parts = list(path.relative_to(ROOT / folder).with_suffix("").parts)
             if "datasets" in parts:  # the shipped data's own generator script
                 continue

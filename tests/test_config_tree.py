@@ -30,8 +30,6 @@ GROUP_OPTIONS = [
 
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS, ids=[f"{g}={o}" for g, o in GROUP_OPTIONS])
 def test_every_preset_composes_and_validates(group, option):
-    if group == "hparams_search":
-        pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the Optuna sweeper plugin is a test extra")
     config = validate(_compose(f"{group}={option}"))
     assert config.trainer.epochs >= 1
     assert config.model.family in ("cnn", "mlp", "tabular", "rnn", "transformer", "autoencoder", "vae", "gan", "graph", "pretrained")

@@ -45,8 +45,12 @@ def test_regular_install_ships_configs_and_runs_anywhere(installed, tmp_path):
                     "strata/layers/__init__.py", "strata/callbacks/__init__.py", "strata/__main__.py",
                     "strata/models/families/mlp.py", "strata/run/finished.py"):
         assert (installed / shipped).is_file(), shipped
-    # one import name: nothing else at the top level but the console script and the metadata
-    assert {p.name for p in installed.iterdir() if not p.name.endswith(".dist-info")} == {"strata", "bin"}
+    # one import name: nothing else at the top level but the console script, the metadata and
+    # the sweeper's Hydra plugin (Hydra instantiates sweepers only from its `hydra_plugins` namespace)
+    assert {p.name for p in installed.iterdir() if not p.name.endswith(".dist-info")} == {"strata", "bin", "hydra_plugins"}
+    assert {p.name for p in (installed / "hydra_plugins").iterdir()} == {"strata_optuna_sweeper"}
+    assert (installed / "hydra_plugins" / "strata_optuna_sweeper" / "__init__.py").is_file()
+    assert (installed / "strata" / "conf" / "hydra" / "sweeper" / "pruner" / "median.yaml").is_file()
 
     code = "import sys, strata; print(strata.__file__); from strata.cli import main; sys.argv=['strata']+sys.argv[1:]; main()"
     proc = _python("-c", code, "train", "--cfg", "job", "model=mlp", cwd=tmp_path, site=installed)

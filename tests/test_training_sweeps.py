@@ -1,29 +1,148 @@
-"""Sweeps: an Optuna search returns the optimized metric of each trial; the joblib launcher runs
-trials in parallel processes; a failed trial is reported and the sweep goes on."""
+"""Sweeps: strata's Optuna sweeper prunes trials that fall behind, continues a study kept in a
+storage without reusing a trial folder, shares a study between commands started together, runs
+side-by-side slots in joblib processes and records a failed trial FAIL with its error; the joblib
+launcher runs Hydra's grid sweeps in processes and a failed trial does not stop the sweep."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
+from pathlib import Path
 
+import optuna
 import pytest
 import yaml
 
 from tests.conftest import strata
 
-pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the Optuna sweeper plugin is a test extra")
+# small trials: 3 epochs of 3 batches; the preset's median pruner may prune from epoch 2 on
+FAST = ("hparams_search=digits_optuna", "debug=fast", "trainer.epochs=3", "callbacks=none")
 
 
-def test_optuna_sweep_of_two_trials_optimizes_the_validation_accuracy(tmp_path):
-    result = strata("train", "hparams_search=digits_optuna", "hydra.sweeper.n_trials=2", "debug=fast",
-                    "callbacks=none", cwd=tmp_path)
-    assert result.code == 0, result.text
-    (sweep,) = tmp_path.glob("outputs/digits_cnn/multirun_*")
-    trials = sorted(sweep.glob("*/metrics.json"))
-    assert [t.parent.name for t in trials] == ["0", "1"]
-    accuracies = [json.loads(t.read_text())["validation"]["accuracy"] for t in trials]
+def _study(db: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+
+
+def _trial_overrides(folder: Path) -> dict[str, str]:
+    overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
+    return dict(o.split("=", 1) for o in overrides)
+
+
+def _assert_folders_match_the_study(study: optuna.Study, sweep: Path) -> None:
+    """Trial n's folder is `<sweep>/<n>` and was trained with trial n's sampled values."""
+    numbers = sorted(t.number for t in study.trials)
+    assert numbers == list(range(len(numbers)))
+    assert sorted(int(p.name) for p in sweep.iterdir() if p.name.isdigit()) == numbers
+    for trial in study.trials:
+        used = _trial_overrides(sweep / str(trial.number))
+        for key, value in trial.params.items():
+            assert float(used[key]) == pytest.approx(value), (trial.number, key)
+
+
+def test_a_study_in_a_storage_prunes_and_continues_without_reusing_a_trial_folder(tmp_path):
+    db, sweep = tmp_path / "study.db", tmp_path / "sweep"
+    args = (*FAST, f"hydra.sweeper.storage=sqlite:///{db}", "hydra.sweeper.study_name=s", f"hydra.sweep.dir={sweep}")
+    first = strata("train", *args, "hydra.sweeper.n_trials=6", cwd=tmp_path)
+    assert first.code == 0, first.text
+    study = _study(db, "s")
+    states = [t.state for t in study.trials]
+    assert len(states) == 6 and optuna.trial.TrialState.PRUNED in states, states
+    pruned = next(t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED)
+    record = json.loads((sweep / str(pruned.number) / "pruned.json").read_text())
+    # stopped after the epoch it was pruned at: its intermediate values end there, its metrics are kept
+    assert record["epoch"] == max(pruned.intermediate_values) < 3
+    assert (sweep / str(pruned.number) / "metrics.json").is_file()
+    for trial in study.trials:
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            assert sorted(trial.intermediate_values) == [1, 2, 3]  # every epoch reported
+            metrics = json.loads((sweep / str(trial.number) / "metrics.json").read_text())
+            assert trial.value == pytest.approx(metrics["validation"]["accuracy"])
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
-    assert best["best_value"] == pytest.approx(max(accuracies))
+    assert best["best_value"] == pytest.approx(study.best_value) and best["best_trial"] == study.best_trial.number
     assert set(best["best_params"]) == {"optimizer.learning_rate", "model.dropout", "trainer.batch_size"}
+    assert (sweep / "sweep_report.html").is_file() and (sweep / "sweep_report" / "optimization_history.png").is_file()
+    kept = {n: (sweep / str(n) / "metrics.json").read_bytes() for n in range(6)}
+
+    again = strata("train", *args, "hydra.sweeper.n_trials=3", cwd=tmp_path)
+    assert again.code == 0, again.text
+    assert "6 trial(s) on record, 3 to run" in again.text
+    study = _study(db, "s")
+    assert len(study.trials) == 9
+    _assert_folders_match_the_study(study, sweep)
+    assert {n: (sweep / str(n) / "metrics.json").read_bytes() for n in range(6)} == kept  # none overwritten
+
+
+def test_two_commands_started_together_share_one_study(tmp_path):
+    db, sweep = tmp_path / "study.db", tmp_path / "sweep"
+    args = (*FAST, "hydra.sweeper.n_trials=3", f"hydra.sweeper.storage=sqlite:///{db}", "hydra.sweeper.study_name=shared",
+            f"hydra.sweep.dir={sweep}")
+    results = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, strata("train", *args, cwd=tmp_path)))
+               for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results.values():
+        assert result.code == 0, result.text
+    study = _study(db, "shared")
+    assert len(study.trials) == 6
+    assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
+    _assert_folders_match_the_study(study, sweep)
+    # each command re-seeds its sampler for a shared study: they do not run the same trials
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 6
+
+
+def test_side_by_side_slots_run_in_joblib_processes_that_report_every_epoch(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = strata("train", *FAST, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2",
+                    "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.code == 0, result.text
+    # an in-memory study with trials in other processes lives in the sweep folder, where they report
+    study = optuna.load_study(study_name="digits_cnn", storage=f"sqlite:///{sweep / 'optuna.db'}")
+    assert len(study.trials) == 3
+    assert all(t.intermediate_values for t in study.trials)
+    first, second = sorted(study.trials[:2], key=lambda t: t.datetime_start)
+    assert second.datetime_start < first.datetime_complete  # two trials ran at once
+    _assert_folders_match_the_study(study, sweep)
+
+
+def test_a_failed_trial_is_recorded_fail_with_its_error_and_the_sweep_goes_on(tmp_path):
+    db = tmp_path / "study.db"
+    result = strata("train", *FAST, "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage=sqlite:///{db}",
+                    "hydra.sweeper.study_name=f",
+                    "trainer.batch_size=choice(0)", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert result.code == 0, result.text
+    trials = _study(db, "f").trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2
+    assert all(t.user_attrs["error"].startswith("ConfigError: trainer.batch_size") for t in trials)
+    assert "trial 1 failed: ConfigError: trainer.batch_size" in result.text
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    (("hydra.sweeper.n_jobs=2",), "hydra.sweeper.n_jobs=2 runs trials side by side, which needs a launcher that starts processes"),
+    (("hydra.sweeper.direction=maximise",), "hydra.sweeper.direction: 'maximise' is not minimize or maximize. Did you mean 'maximize'"),
+    (("+hydra.sweeper.n_trails=3",), "hydra.sweeper.n_trails: not a key of strata's Optuna sweeper. Did you mean 'n_trials'"),
+    (("hydra/sweeper/sampler=random",), "hydra.sweeper.sampler.n_startup_trials: RandomSampler takes no argument "
+                                        "'n_startup_trials'. It takes: seed. (remove it with ~hydra.sweeper.sampler.n_startup_trials)"),
+    (("model.dropout=interval(0.5, 0.1)",), "model.dropout: interval(0.5, 0.1) needs its start below its end"),
+])
+def test_sweeper_settings_are_checked_before_any_trial(tmp_path, extra, expected):
+    result = strata("train", *FAST, *extra, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert result.code == 2, result.text
+    assert expected in result.text
+    assert "Traceback" not in result.text and not list((tmp_path / "sweep").glob("[0-9]*"))
+
+
+def test_a_sweep_folder_of_another_study_is_not_overwritten(tmp_path):
+    sweep = tmp_path / "sweep"
+    (sweep / "0").mkdir(parents=True)
+    (sweep / "0" / "metrics.json").write_text("{}")
+    result = strata("train", *FAST, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.code == 2, result.text
+    assert f"hydra.sweep.dir: {sweep} already holds trial folders 0..0" in result.text
+    assert (sweep / "0" / "metrics.json").read_text() == "{}"
 
 
 def test_joblib_launcher_runs_trials_in_processes_and_a_failed_trial_does_not_stop_the_sweep(tmp_path):
@@ -36,3 +155,12 @@ def test_joblib_launcher_runs_trials_in_processes_and_a_failed_trial_does_not_st
     # the trial's own log (a joblib worker's output does not reach the terminal) says what failed
     log = (sweep / "0" / "train.log").read_text()
     assert "trial 0 (" in log and "failed: ConfigError: trainer.batch_size" in log
+
+
+def test_installed_optuna_is_current_and_the_environment_is_consistent():
+    major = int(optuna.__version__.split(".")[0])
+    assert major >= 4, optuna.__version__
+    import sys
+
+    check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stdout + check.stderr

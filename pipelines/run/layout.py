@@ -96,6 +96,11 @@ class RunDir:
         """Where the run is recorded in MLflow and what reached it (`strata.tracking`)."""
         return self.root / "mlflow.json"
 
+    @property
+    def pruned(self) -> Path:
+        """A sweep trial that Optuna pruned: the epoch it stopped at, and its value (`strata.sweeper`)."""
+        return self.root / "pruned.json"
+
     @classmethod
     def existing(cls, path: str, key: str = "run") -> RunDir:
         """A finished run's directory, or a `DataError` that says what is missing."""

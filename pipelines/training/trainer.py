@@ -49,6 +49,7 @@ class TrainResult:
     metrics: dict[str, dict[str, float]]
     epochs: int
     seconds: float
+    pruned: dict | None = None  # a sweep trial Optuna pruned: when (strata.sweeper.pruning)
 
 
 def train(config: RootConfig, raw_config: Any = None) -> TrainResult:
@@ -167,8 +168,14 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True,
     callbacks = build_callbacks(CallbackContext(config, run, model, bundle, raw_config), logged)
     if recorder is not None:
         callbacks.append(recorder.callback())
+    pruning = _pruning(config) if chief and not multi_worker.is_multi_worker() else None
+    if pruning is not None:
+        callbacks.append(pruning)
     history = _fit_phases(model, bundle, config, run, callbacks, strategy)
     metrics = _final_metrics(model, bundle, config.trainer)
+    pruned = pruning.pruned if pruning is not None else None
+    if pruned is not None:
+        write_json_atomic(run.pruned, pruned)
     if folds is not None:
         metrics[cross_validation.SECTION] = folds.section()
     finished = FinishedRun(run, config, RunDescription(bundle.task, bundle.features))
@@ -183,7 +190,17 @@ def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True,
         recorder.finish(metrics, history.history, examples=functools.partial(_raw_examples, bundle))
     if not chief:
         log.info("worker finished: %d epochs in %.1f s (the chief writes the run directory)", epochs, seconds)
-    return TrainResult(run, metrics, epochs, seconds)
+    return TrainResult(run, metrics, epochs, seconds, pruned)
+
+
+def _pruning(config: RootConfig):
+    """The callback that reports a sweep trial's epochs to Optuna and stops it when pruned
+    (`strata.sweeper.pruning`); None outside a trial of strata's Optuna sweeper."""
+    if cross_validation.fold_count(config):
+        return None  # folds restart their epochs: no one sequence to compare with other trials
+    from strata.sweeper.pruning import callback
+
+    return callback(config.optimized_metric)
 
 
 def _raw_examples(bundle, n: int = 5) -> dict:
@@ -246,6 +263,8 @@ def _fit_phases(model, bundle, config: RootConfig, run: RunDir, callbacks: list,
     first = None
     if phase2 is None:
         first = _fit(model, bundle, config, run, callbacks)
+        if any(getattr(c, "pruned", None) for c in callbacks):
+            return first  # a sweep trial pruned in phase 1 is not fine-tuned
         start = _epochs_trained(model, first)
     else:
         start = phase2.start
