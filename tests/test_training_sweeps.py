@@ -40,42 +40,60 @@ def _assert_folders_match_the_study(study: optuna.Study, sweep: Path) -> None:
             assert float(used[key]) == pytest.approx(value), (trial.number, key)
 
 
-def test_a_study_in_a_storage_prunes_and_continues_without_reusing_a_trial_folder(tmp_path):
+def test_trials_behind_the_median_are_pruned_and_keep_their_partial_metrics(tmp_path):
+    """The sampler's seed fixes the trials (lr 0.01, 1e-6, 1e-6, 1e-6): the first two finish, then
+    the others, which learn nothing at lr 1e-6, are behind the median of the first two."""
+    sweep = tmp_path / "sweep"
+    result = strata("train", *FAST, "trainer.steps_per_epoch=15", "optimizer.learning_rate=choice(0.01, 0.000001)",
+                    "hydra.sweeper.n_trials=4",
+                    f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.code == 0, result.text
+    trials = {t["number"]: t for t in json.loads((sweep / "sweep_results.json").read_text())["trials"]}
+    pruned = [n for n, t in trials.items() if t["state"] == "PRUNED"]
+    assert pruned, trials
+    for number, trial in trials.items():
+        folder = sweep / str(number)
+        epochs = sorted(int(step) for step in trial["intermediate"])
+        if number in pruned:
+            assert float(_trial_overrides(folder)["optimizer.learning_rate"]) == 1e-6
+            record = json.loads((folder / "pruned.json").read_text())
+            # stopped after the epoch it was pruned at (never before epoch 2: the preset's warm-up);
+            # its metrics are those of that epoch's model
+            assert record["epoch"] == epochs[-1] >= 2 and record["metric"] == "validation/accuracy"
+            assert (folder / "metrics.json").is_file()
+        else:
+            assert trial["state"] == "COMPLETE" and epochs == [1, 2, 3] and not (folder / "pruned.json").exists()
+            metrics = json.loads((folder / "metrics.json").read_text())
+            assert trial["value"] == pytest.approx(metrics["validation"]["accuracy"])
+    assert any(len(trials[n]["intermediate"]) < 3 for n in pruned)  # one stopped before its last epoch
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["states"]["PRUNED"] == len(pruned) and best["states"]["COMPLETE"] == 4 - len(pruned)
+    assert best["best_value"] == pytest.approx(max(t["value"] for t in trials.values() if t["state"] == "COMPLETE"))
+    assert (sweep / "sweep_report.html").is_file() and (sweep / "sweep_report" / "intermediate_values.png").is_file()
+
+
+def test_a_study_in_a_storage_continues_without_reusing_a_trial_folder(tmp_path):
     db, sweep = tmp_path / "study.db", tmp_path / "sweep"
     args = (*FAST, f"hydra.sweeper.storage=sqlite:///{db}", "hydra.sweeper.study_name=s", f"hydra.sweep.dir={sweep}")
-    first = strata("train", *args, "hydra.sweeper.n_trials=6", cwd=tmp_path)
+    first = strata("train", *args, "hydra.sweeper.n_trials=3", cwd=tmp_path)
     assert first.code == 0, first.text
-    study = _study(db, "s")
-    states = [t.state for t in study.trials]
-    assert len(states) == 6 and optuna.trial.TrialState.PRUNED in states, states
-    pruned = next(t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED)
-    record = json.loads((sweep / str(pruned.number) / "pruned.json").read_text())
-    # stopped after the epoch it was pruned at: its intermediate values end there, its metrics are kept
-    assert record["epoch"] == max(pruned.intermediate_values) < 3
-    assert (sweep / str(pruned.number) / "metrics.json").is_file()
-    for trial in study.trials:
-        if trial.state == optuna.trial.TrialState.COMPLETE:
-            assert sorted(trial.intermediate_values) == [1, 2, 3]  # every epoch reported
-            metrics = json.loads((sweep / str(trial.number) / "metrics.json").read_text())
-            assert trial.value == pytest.approx(metrics["validation"]["accuracy"])
-    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
-    assert best["best_value"] == pytest.approx(study.best_value) and best["best_trial"] == study.best_trial.number
-    assert set(best["best_params"]) == {"optimizer.learning_rate", "model.dropout", "trainer.batch_size"}
-    assert (sweep / "sweep_report.html").is_file() and (sweep / "sweep_report" / "optimization_history.png").is_file()
-    kept = {n: (sweep / str(n) / "metrics.json").read_bytes() for n in range(6)}
+    assert len(_study(db, "s").trials) == 3 and json.loads((sweep / "study.json").read_text())["study_name"] == "s"
+    kept = {n: (sweep / str(n) / "metrics.json").read_bytes() for n in range(3)}
 
-    again = strata("train", *args, "hydra.sweeper.n_trials=3", cwd=tmp_path)
+    again = strata("train", *args, "hydra.sweeper.n_trials=2", cwd=tmp_path)
     assert again.code == 0, again.text
-    assert "6 trial(s) on record, 3 to run" in again.text
+    assert "3 trial(s) on record, 2 to run" in again.text
     study = _study(db, "s")
-    assert len(study.trials) == 9
+    assert len(study.trials) == 5
     _assert_folders_match_the_study(study, sweep)
-    assert {n: (sweep / str(n) / "metrics.json").read_bytes() for n in range(6)} == kept  # none overwritten
+    assert {n: (sweep / str(n) / "metrics.json").read_bytes() for n in range(3)} == kept  # none overwritten
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["best_trial"] == study.best_trial.number and best["best_value"] == pytest.approx(study.best_value)
 
 
 def test_two_commands_started_together_share_one_study(tmp_path):
     db, sweep = tmp_path / "study.db", tmp_path / "sweep"
-    args = (*FAST, "hydra.sweeper.n_trials=3", f"hydra.sweeper.storage=sqlite:///{db}", "hydra.sweeper.study_name=shared",
+    args = (*FAST, "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage=sqlite:///{db}", "hydra.sweeper.study_name=shared",
             f"hydra.sweep.dir={sweep}")
     results = {}
     threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, strata("train", *args, cwd=tmp_path)))
@@ -87,11 +105,11 @@ def test_two_commands_started_together_share_one_study(tmp_path):
     for result in results.values():
         assert result.code == 0, result.text
     study = _study(db, "shared")
-    assert len(study.trials) == 6
+    assert len(study.trials) == 4
     assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
     _assert_folders_match_the_study(study, sweep)
     # each command re-seeds its sampler for a shared study: they do not run the same trials
-    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 6
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 4
 
 
 def test_side_by_side_slots_run_in_joblib_processes_that_report_every_epoch(tmp_path):
