@@ -182,3 +182,30 @@ def test_installed_optuna_is_current_and_the_environment_is_consistent():
 
     check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_grid_sampler_runs_each_combination_once_and_stops_at_the_grids_size(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = strata("train", "-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "trainer.batch_size=choice(32, 64)",
+                    "optimized_metric=validation/accuracy", "hydra.sweeper.n_trials=5", "debug=fast", "callbacks=none",
+                    f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.code == 0, result.text
+    assert "2 to run" in result.text
+    assert sorted(_trial_overrides(sweep / n)["trainer.batch_size"] for n in ("0", "1")) == ["32", "64"]
+    assert not (sweep / "2").exists()
+
+
+def test_hydras_sweep_syntax_becomes_optuna_distributions():
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from strata.sweeper.search_space import search_space
+
+    space = search_space(["a=interval(0.0, 0.5)", "b=tag(log, interval(1e-4, 0.03))", "c=int(interval(1, 8))", "d=choice(32, 64)",
+                          "e=range(1, 10, 2)", "f=range(0.1, 0.5, 0.1)", "g=relu", "a=interval(0.1, 0.2)"])
+    assert space.distributions == {
+        "a": FloatDistribution(0.1, 0.2), "b": FloatDistribution(1e-4, 0.03, log=True), "c": IntDistribution(1, 8),
+        "d": CategoricalDistribution([32, 64]), "e": IntDistribution(1, 9, step=2), "f": FloatDistribution(0.1, 0.4, step=0.1),
+    }  # range's stop is exclusive; a later override of a key replaces the earlier one
+    assert space.fixed == {"g": "relu"}
+    assert space.overrides({"a": 0.15, "d": 64}) == ["a=0.15", "d=64", "g=relu"]
+    assert search_space(["e=range(1, 10, 2)", "d=choice(32, 64)"]).grid() == {"e": [1, 3, 5, 7, 9], "d": [32, 64]}

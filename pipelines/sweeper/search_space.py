@@ -3,7 +3,7 @@
 `hydra.sweeper.params` (and sweep overrides on the command line) use Hydra's grammar:
 
     interval(0.0, 0.5)              FloatDistribution(0.0, 0.5)
-    interval(1, 8)                  IntDistribution(1, 8)          (both ends whole numbers)
+    int(interval(1, 8))             IntDistribution(1, 8)          (Hydra reads interval(1, 8) as floats)
     tag(log, interval(1e-4, 0.03))  FloatDistribution(1e-4, 0.03, log=True)
     choice(32, 64, 128)             CategoricalDistribution((32, 64, 128))
     range(1, 10, 2)                 IntDistribution(1, 9, step=2)  (range's stop is exclusive)

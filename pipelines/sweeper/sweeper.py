@@ -54,9 +54,11 @@ class OptunaSweep:
     def sweep(self, arguments: list[str]) -> None:
         params = [f"{key}={value}" for key, value in (self.params or {}).items()]
         space = search_space([*params, *arguments])
-        sampler = self.sampler
+        sampler, n_trials = self.sampler, self.n_trials
         if isinstance(sampler, functools.partial):  # GridSampler: its grid is the search space
-            sampler = sampler(space.grid())
+            grid = space.grid()
+            sampler = sampler(grid)
+            n_trials = min(n_trials, math.prod(len(values) for values in grid.values()))
         url = studies.storage_url(self.storage, self.sweep_dir, self.in_process)
         if self.storage:
             # a study in a storage is continued, or shared by commands started together: with the
@@ -70,10 +72,10 @@ class OptunaSweep:
         studies.write_record(self.sweep_dir, study.study_name, url, metric, self.directions)
         _check_folders(study, self.sweep_dir, url)
         log.info("Optuna study '%s' (%s, %s): %d trial(s) on record, %d to run, %d at a time; %s",
-                 study.study_name, url or "in memory", "/".join(self.directions), len(study.trials), self.n_trials,
+                 study.study_name, url or "in memory", "/".join(self.directions), len(study.trials), n_trials,
                  self.n_jobs, _pruner_name(self.pruner))
         started = time.monotonic()
-        slots = _Slots(self.n_trials)
+        slots = _Slots(n_trials)
         if self.n_jobs == 1:
             self._slot(study, space, slots)
         else:
@@ -110,7 +112,7 @@ class OptunaSweep:
                     error = getattr(value, "error", None) or f"returned {value!r}, not a number"
                     trial.set_user_attr("error", error[:2000])
                     log.warning("trial %d failed: %s", trial.number, error)
-                study.tell(trial, values=values, state=state)
+                _tell(study, trial, values, state)
             except Exception as ex:
                 slots.error = ex
                 return
@@ -187,6 +189,17 @@ class _Slots:
                 return False
             self.left -= 1
             return True
+
+
+def _tell(study, trial, values, state) -> None:
+    """`study.tell`. GridSampler calls `study.stop()` once the last grid point is handed out,
+    which Optuna allows only inside `study.optimize`; the trial is stored all the same, and the
+    sweep's budget is already capped at the grid's size."""
+    try:
+        study.tell(trial, values=values, state=state)
+    except RuntimeError as ex:
+        if "Study.stop" not in str(ex):
+            raise
 
 
 def _outcome(value: Any, objectives: int):
