@@ -19,6 +19,9 @@ from tests.conftest import ROOT, assert_user_error, strata, train_until_killed
 YELP = ROOT / "pipelines" / "datasets" / "sentiment" / "yelp_labelled.txt"
 # a proxy on a closed loopback port: every download fails at once, as on a machine with no network
 OFFLINE = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+# what a test that reads neither the test split's metrics nor report.html skips; 256 training
+# examples (the final metrics pass over the whole training split; debug=fast trains on 3 batches)
+UNREAD = ["trainer.evaluate_test=false", "report=false", "data.limit=256"]
 QUICK = ["trainer.steps_per_epoch=2", "trainer.validation_steps=1", "trainer.batch_size=16", "data.limit=64",
          "callbacks.early_stopping=null", "trainer.evaluate_test=false", "report=false"]
 
@@ -98,7 +101,8 @@ def resnet_preset(tmp_path_factory) -> Path:
 def test_applications_backbone_exports_a_saved_model_that_takes_raw_8x8_images(tmp_path):
     run = tmp_path / "run"
     result = strata("train", "data=digits", "model=pretrained", "model.backbone=mobilenet_v3_small",
-                    "model.weights=null", "debug=fast", "export.format=saved_model", f"hydra.run.dir={run}", cwd=tmp_path)
+                    "model.weights=null", "debug=fast", "export.format=saved_model", *UNREAD, f"hydra.run.dir={run}",
+                    cwd=tmp_path)
     assert result.code == 0, result.text
     assert "resized to 32x32" in result.out
     _check_raw_digits_saved_model(run)
@@ -132,7 +136,8 @@ def _check_raw_digits_saved_model(run: Path) -> None:
 def test_bert_preset_folder_trains_on_raw_sentences_and_exports_them(tmp_path, bert_preset):
     run = tmp_path / "run"
     result = strata("train", "data=text", "model=pretrained", f"model.backbone={bert_preset}", "debug=fast",
-                    "export.format=saved_model", "trainer.fine_tune.epochs=1", f"hydra.run.dir={run}", cwd=tmp_path)
+                    "export.format=saved_model", "trainer.fine_tune.epochs=1", *UNREAD, f"hydra.run.dir={run}",
+                    cwd=tmp_path)
     assert result.code == 0, result.text
     assert "(BertBackbone), texts cut to 64 tokens" in result.out  # the preset's own maximum
     assert "epoch 2/2" in result.out and "fine-tuning: all backbone layers unfrozen" in result.out
@@ -167,12 +172,12 @@ def test_frozen_backbone_is_bit_identical_after_phase_1_and_changes_in_phase_2(t
     start = {v.path: v.numpy() for v in source.weights}
     common = ["data=digits", "model=pretrained", f"model.weights={mobilenet_weights}", "export=none", *QUICK]
 
-    phase1 = strata("train", *common, "trainer.epochs=2", f"hydra.run.dir={tmp_path / 'p1'}", cwd=tmp_path)
+    phase1 = strata("train", *common, "trainer.epochs=1", f"hydra.run.dir={tmp_path / 'p1'}", cwd=tmp_path)
     assert phase1.code == 0, phase1.text
     frozen = _load(tmp_path / "p1").get_layer("backbone")
     assert {v.path: v.numpy().tobytes() for v in frozen.weights} == {k: v.tobytes() for k, v in start.items()}
 
-    phase2 = strata("train", *common, "trainer.epochs=1", "trainer.fine_tune.epochs=2", "trainer.fine_tune.learning_rate=1e-4",
+    phase2 = strata("train", *common, "trainer.epochs=1", "trainer.fine_tune.epochs=1", "trainer.fine_tune.learning_rate=1e-4",
                     f"hydra.run.dir={tmp_path / 'p2'}", cwd=tmp_path)
     assert phase2.code == 0, phase2.text
     assert "BatchNormalization layers kept frozen" in phase2.out
@@ -186,11 +191,12 @@ def test_frozen_backbone_is_bit_identical_after_phase_1_and_changes_in_phase_2(t
 
 
 def test_a_run_killed_in_phase_2_resumes_in_phase_2(tmp_path, bert_preset):
-    epochs, tune, steps = 1, 8, 8
+    epochs, tune, steps = 1, 4, 4
     run = tmp_path / "run"
     backup = run / "checkpoints" / "backup"
     args = ["data=text", "model=pretrained", f"model.backbone={bert_preset}", f"trainer.epochs={epochs}",
             f"trainer.fine_tune.epochs={tune}", f"trainer.steps_per_epoch={steps}", "trainer.batch_size=16",
+            "trainer.validation_steps=1", "data.limit=128",
             "callbacks.early_stopping=null", "export=none", "trainer.evaluate_test=false", "report=false",
             f"hydra.run.dir={run}"]
 
@@ -247,8 +253,9 @@ def test_pretrained_config_errors_come_before_tensorflow(tmp_path, overrides, fr
 
 def test_the_two_experiments_train_offline_from_random_weights(tmp_path):
     # `++`: a sweep composes its own config before any experiment is chosen, where model (cnn) has no `weights`
+    # one epoch per phase (the experiments' own 10 and 5 fine-tuning epochs are their quality, not their working)
     result = strata("train", "-m", "experiment=digits_finetune,sentiment_bert", "++model.weights=null", "debug=fast",
-                    f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=${task_name}", cwd=tmp_path,
+                    "trainer.fine_tune.epochs=1", *UNREAD, f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=${task_name}", cwd=tmp_path,
                     env={**OFFLINE, "KERAS_HOME": str(tmp_path / "keras"), "KAGGLEHUB_CACHE": str(tmp_path / "kaggle")})
     assert result.code == 0, result.text
     for name, kind in (("digits_finetune", "multiclass"), ("sentiment_bert", "binary")):

@@ -1,4 +1,4 @@
-"""Config fuzzing: a few hundred generated override sets through the real composition and
+"""Config fuzzing: a hundred generated override sets through the real composition and
 validation. Each ends in a valid config or in one clean config error line; never a crash."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _outcome(args: list[str]) -> str:
         return message
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(overrides, min_size=1, max_size=4))
 def test_generated_overrides_validate_or_fail_cleanly(args):
     outcome = _outcome(args)

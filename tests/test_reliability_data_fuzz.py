@@ -114,7 +114,7 @@ def test_cli_on_nasty_files(tmp_path):
                                               ("huge_line", 13, 0)]))
     for path, must_refuse in ((empty, True), (header_only, True), (broken, False)):
         result = strata("train", "data=csv", f"data.path={path}", "data.target=y", "model=mlp", "debug=fast",
-                        cwd=tmp_path)
+                        "report=false", cwd=tmp_path)
         assert "Traceback" not in result.text, result.text
         assert result.code in ((2,) if must_refuse else (0, 2)), result.text
         if result.code == 2:
@@ -151,6 +151,10 @@ def test_corrupted_text_table_loads_or_is_refused_cleanly(tmp_path, mutations):
         assert str(path) in outcome or "data" in outcome, outcome
 
 
+# no report.html: none of these checks reads it, and a report never fails a run (a problem is a warning)
+NO_REPORT = ("report=false",)
+
+
 def test_text_class_folders_with_bad_files(tmp_path):
     """Text class folders: stray files are passed over, an empty text trains, a file that is not
     the configured encoding is refused by name (exit 2), never a traceback."""
@@ -162,10 +166,11 @@ def test_text_class_folders_with_bad_files(tmp_path):
         (folder / "empty.txt").write_text("")
         (folder / "cover.jpg").write_bytes(b"\xff\xd8\xff not text")  # not a text suffix: passed over
         (folder / ".DS_Store").write_bytes(b"\x00\x01")
-    result = strata("train", "data=text", f"data.path={tmp_path / 'reviews'}", "debug=fast", cwd=tmp_path)
+    result = strata("train", "data=text", f"data.path={tmp_path / 'reviews'}", "debug=fast", *NO_REPORT, cwd=tmp_path)
     assert result.code == 0, result.text
     (tmp_path / "reviews" / "pos" / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
-    result = strata("train", "data=text", f"data.path={tmp_path / 'reviews'}", "debug=fast", cwd=tmp_path)
+    result = strata("train", "data=text", f"data.path={tmp_path / 'reviews'}", "debug=fast", *NO_REPORT, cwd=tmp_path)
     assert_user_error(result, "latin1.txt", "data.encoding")
-    result = strata("train", "data=text", f"data.path={tmp_path / 'reviews'}", "data.encoding=latin-1", "debug=fast", cwd=tmp_path)
+    result = strata("train", "data=text", f"data.path={tmp_path / 'reviews'}", "data.encoding=latin-1", "debug=fast", *NO_REPORT,
+                    cwd=tmp_path)
     assert result.code == 0, result.text

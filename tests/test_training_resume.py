@@ -14,7 +14,8 @@ def test_resume_after_sigkill_finishes_the_remaining_epochs(tmp_path):
     run = tmp_path / "run"
     metadata = run / "checkpoints" / "backup" / "training_metadata.json"
     args = [f"trainer.epochs={EPOCHS}", f"trainer.steps_per_epoch={STEPS}", "trainer.batch_size=32",
-            "callbacks.early_stopping=null", "export=none", "trainer.evaluate_test=false", f"hydra.run.dir={run}"]
+            "callbacks.early_stopping=null", "export=none", "trainer.evaluate_test=false", "report=false",
+            f"hydra.run.dir={run}"]
     train_until_killed(args, tmp_path, metadata.is_file, "no backup")
     done = json.loads(metadata.read_text())["epoch"]
     assert 1 <= done < EPOCHS, f"killed too late: {done} epochs done"
