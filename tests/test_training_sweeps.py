@@ -72,31 +72,12 @@ def test_trials_behind_the_median_are_pruned_and_keep_their_partial_metrics(tmp_
     assert (sweep / "sweep_report.html").is_file() and (sweep / "sweep_report" / "intermediate_values.png").is_file()
 
 
-def test_a_study_in_a_storage_continues_without_reusing_a_trial_folder(tmp_path):
+def test_a_stored_study_is_shared_by_commands_started_together_and_continued_later(tmp_path):
     db, sweep = tmp_path / "study.db", tmp_path / "sweep"
     args = (*FAST, f"hydra.sweeper.storage=sqlite:///{db}", "hydra.sweeper.study_name=s", f"hydra.sweep.dir={sweep}")
-    first = strata("train", *args, "hydra.sweeper.n_trials=3", cwd=tmp_path)
-    assert first.code == 0, first.text
-    assert len(_study(db, "s").trials) == 3 and json.loads((sweep / "study.json").read_text())["study_name"] == "s"
-    kept = {n: (sweep / str(n) / "metrics.json").read_bytes() for n in range(3)}
-
-    again = strata("train", *args, "hydra.sweeper.n_trials=2", cwd=tmp_path)
-    assert again.code == 0, again.text
-    assert "3 trial(s) on record, 2 to run" in again.text
-    study = _study(db, "s")
-    assert len(study.trials) == 5
-    _assert_folders_match_the_study(study, sweep)
-    assert {n: (sweep / str(n) / "metrics.json").read_bytes() for n in range(3)} == kept  # none overwritten
-    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
-    assert best["best_trial"] == study.best_trial.number and best["best_value"] == pytest.approx(study.best_value)
-
-
-def test_two_commands_started_together_share_one_study(tmp_path):
-    db, sweep = tmp_path / "study.db", tmp_path / "sweep"
-    args = (*FAST, "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage=sqlite:///{db}", "hydra.sweeper.study_name=shared",
-            f"hydra.sweep.dir={sweep}")
     results = {}
-    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, strata("train", *args, cwd=tmp_path)))
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, strata("train", *args, "hydra.sweeper.n_trials=2",
+                                                                                   cwd=tmp_path)))
                for i in range(2)]
     for thread in threads:
         thread.start()
@@ -104,12 +85,24 @@ def test_two_commands_started_together_share_one_study(tmp_path):
         thread.join()
     for result in results.values():
         assert result.code == 0, result.text
-    study = _study(db, "shared")
+    study = _study(db, "s")
     assert len(study.trials) == 4
     assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
-    _assert_folders_match_the_study(study, sweep)
-    # each command re-seeds its sampler for a shared study: they do not run the same trials
+    _assert_folders_match_the_study(study, sweep)  # no number handed out twice, no folder shared
+    # each command re-seeds its sampler for a stored study: they do not run the same trials
     assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 4
+    assert json.loads((sweep / "study.json").read_text())["study_name"] == "s"
+    kept = {n: (sweep / str(n) / "metrics.json").read_bytes() for n in range(4)}
+
+    again = strata("train", *args, "hydra.sweeper.n_trials=1", cwd=tmp_path)
+    assert again.code == 0, again.text
+    assert "4 trial(s) on record, 1 to run" in again.text
+    study = _study(db, "s")
+    assert len(study.trials) == 5
+    _assert_folders_match_the_study(study, sweep)
+    assert {n: (sweep / str(n) / "metrics.json").read_bytes() for n in range(4)} == kept  # none overwritten
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["best_trial"] == study.best_trial.number and best["best_value"] == pytest.approx(study.best_value)
 
 
 def test_side_by_side_slots_run_in_joblib_processes_that_report_every_epoch(tmp_path):
