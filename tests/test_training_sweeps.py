@@ -14,7 +14,7 @@ import optuna
 import pytest
 import yaml
 
-from tests.conftest import strata
+from tests.conftest import ROOT, strata
 
 # small trials: 3 epochs of 3 batches; the preset's median pruner may prune from epoch 2 on
 FAST = ("hparams_search=digits_optuna", "debug=fast", "trainer.epochs=3", "callbacks=none")
@@ -202,3 +202,19 @@ def test_hydras_sweep_syntax_becomes_optuna_distributions():
     assert space.fixed == {"g": "relu"}
     assert space.overrides({"a": 0.15, "d": 64}) == ["a=0.15", "d=64", "g=relu"]
     assert search_space(["e=range(1, 10, 2)", "d=choice(32, 64)"]).grid() == {"e": [1, 3, 5, 7, 9], "d": [32, 64]}
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "conf" / "hydra" / "sweeper" / "sampler").glob("*.yaml")) +
+                         sorted(f"pruner/{p.stem}" for p in (ROOT / "conf" / "hydra" / "sweeper" / "pruner").glob("*.yaml")))
+def test_every_sampler_and_pruner_preset_builds_with_its_arguments(preset):
+    from omegaconf import OmegaConf
+
+    from strata.sweeper.components import build
+
+    kind, name = preset.split("/") if "/" in preset else ("sampler", preset)
+    node = OmegaConf.load(ROOT / "conf" / "hydra" / "sweeper" / kind / f"{name}.yaml")
+    built = build(kind, node)
+    if name == "grid":
+        built = built({"x": [1, 2]})  # the sweeper fills in the grid
+    base = optuna.samplers.BaseSampler if kind == "sampler" else optuna.pruners.BasePruner
+    assert isinstance(built, base) and type(built).__module__.startswith("optuna"), built
