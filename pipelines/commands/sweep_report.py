@@ -67,16 +67,6 @@ def _record(sweep_dir: Path, given: bool) -> dict:
     return record
 
 
-def _shown(url: str) -> str:
-    """The storage URL as printed: without its password."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
-
-
 def _sqlite_file(url: str) -> Path | None:
     """The database file of a `sqlite:///` URL (None for other databases and in-memory SQLite)."""
     if not url.startswith("sqlite:///"):
@@ -91,18 +81,15 @@ def _load(name: str, url: str):
     """The study `name` of the storage at `url`; user errors name the key and the closest choice."""
     import optuna
 
-    from strata.sweeper.study import SQLITE_TIMEOUT
+    from strata.sweeper.study import open_storage, shown_url
 
-    shown = _shown(url)
+    shown = shown_url(url)
     file = _sqlite_file(url)
     if file is not None and not file.is_file():  # Optuna would create an empty database there
         raise ConfigError(f"storage: no SQLite database {file} (from '{shown}'); expected the storage the sweep wrote its study to.")
-    engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT}} if url.startswith("sqlite") else {}
+    storage = open_storage(url, attempts=1, key="storage")
     try:
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
         names = optuna.get_all_study_names(storage)
-    except ImportError as ex:
-        raise ConfigError(f"storage: '{shown}' needs a database driver that is not installed ({ex}).") from None
     except Exception as ex:
         reason = str(ex).strip().splitlines()[0] if str(ex).strip() else ""
         raise ConfigError(f"storage: Optuna cannot open '{shown}': {type(ex).__name__}: {reason}") from None

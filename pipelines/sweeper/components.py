@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from strata.errors import ConfigError
+from strata.errors import ConfigError, suggestion
 
 
 def build(key: str, node: Any) -> Any:
@@ -33,8 +33,6 @@ def build(key: str, node: Any) -> Any:
     accepted = [n for n in inspect.signature(cls).parameters if n not in ("self", "args", "kwargs")]
     for name in node:
         if not str(name).startswith("_") and name not in accepted:
-            from strata.errors import suggestion
-
             hint = suggestion(str(name), accepted) or f" It takes: {', '.join(accepted) or 'no arguments'}."
             raise ConfigError(f"hydra.sweeper.{key}.{name}: {cls.__name__} takes no argument '{name}'.{hint} "
                               f"(remove it with ~hydra.sweeper.{key}.{name})")

@@ -40,9 +40,10 @@ def storage_url(configured: str | None, sweep_dir: Path, in_process: bool) -> st
     return f"sqlite:///{Path(sweep_dir).resolve() / IMPLICIT_DB}"
 
 
-def open_storage(url: str | None, attempts: int = 5):
+def open_storage(url: str | None, attempts: int = 5, key: str = "hydra.sweeper.storage"):
     """An Optuna storage for `url` (None: in memory). SQLite waits up to SQLITE_TIMEOUT s for a
-    lock; two processes that create one database at the same moment retry."""
+    lock; two processes that create one database at the same moment retry. A URL that cannot be
+    opened is the user's error, named by `key` (its password hidden)."""
     import optuna
 
     if url is None:
@@ -52,13 +53,23 @@ def open_storage(url: str | None, attempts: int = 5):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
         except ImportError as ex:
-            raise ConfigError(f"hydra.sweeper.storage: '{url}' needs a database driver that is not installed ({ex})") from None
+            raise ConfigError(f"{key}: '{shown_url(url)}' needs a database driver that is not installed ({ex})") from None
         except Exception as ex:  # a concurrent creation of the same schema, or a URL nothing answers
             if attempt == attempts - 1:
-                raise ConfigError(f"hydra.sweeper.storage: cannot open '{url}': {type(ex).__name__}: "
-                                  f"{str(ex).splitlines()[0] if str(ex) else ''}") from None
+                reason = str(ex).strip().splitlines()[0] if str(ex).strip() else ""
+                raise ConfigError(f"{key}: Optuna cannot open '{shown_url(url)}': {type(ex).__name__}: {reason}") from None
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def shown_url(url: str) -> str:
+    """A storage URL as printed: without its password."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
 
 
 def create_study(name: str | None, storage, sampler, pruner, directions: list[str], attempts: int = 5):

@@ -18,7 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from strata.errors import ConfigError
+from strata.errors import ConfigError, suggestion
 from strata.sweeper import study as studies
 from strata.sweeper.components import build
 from strata.sweeper.search_space import search_space
@@ -161,8 +161,6 @@ class OptunaSweep:
     def _check(self, sampler: Any, pruner: Any, direction: Any, storage: str | None, study_name: str | None,
                n_trials: int, n_jobs: int, params: DictConfig | None, **unknown: Any) -> None:
         if unknown:
-            from strata.errors import suggestion
-
             key = sorted(unknown)[0]
             known = ["sampler", "pruner", "direction", "storage", "study_name", "n_trials", "n_jobs", "params"]
             raise ConfigError(f"hydra.sweeper.{key}: not a key of strata's Optuna sweeper.{suggestion(key, known)}")
@@ -239,8 +237,6 @@ def _directions(direction: Any) -> list[str]:
     for value in values:
         name = str(getattr(value, "name", value)).lower()
         if name not in DIRECTIONS:
-            from strata.errors import suggestion
-
             raise ConfigError(f"hydra.sweeper.direction: '{value}' is not minimize or maximize.{suggestion(name, DIRECTIONS)}")
         out.append(name)
     return out

@@ -57,6 +57,7 @@ def current_trial() -> Any | None:
     import optuna
 
     from strata import compat
+    from strata.sweeper.components import build
     from strata.sweeper.study import LIVE, open_storage, read_record
 
     sweep_dir = Path(str(hydra_cfg.sweep.dir)).resolve()
@@ -67,12 +68,6 @@ def current_trial() -> Any | None:
             log.warning("this trial found no study in %s; its epochs are not reported to Optuna", sweep_dir)
             return None
         study = optuna.load_study(study_name=record["study_name"], storage=open_storage(record["storage"]),
-                                  pruner=pruner(hydra_cfg.sweeper.get("pruner")))
+                                  pruner=build("pruner", hydra_cfg.sweeper.get("pruner")))
     return optuna.Trial(study, compat.optuna_trial_id(study, int(hydra_cfg.job.num)))
 
-
-def pruner(node: Any):
-    """The pruner `hydra.sweeper.pruner` describes (the sweeper checked it before this trial)."""
-    from strata.sweeper.components import build
-
-    return build("pruner", node)
