@@ -1,7 +1,8 @@
 """The `strata` command: train, evaluate, predict, export (see `strata --help`).
 
 Exit codes: 0 success; 2 the user's input is wrong (one line naming the key, file, column or
-row, with the closest valid choice); 1 an unexpected failure (traceback kept, plus one line
+row, with the closest valid choice); 75 a worker of a multi-worker job was lost (start the job
+again: it resumes from its backup); 1 an unexpected failure (traceback kept, plus one line
 saying what was being done).
 """
 
@@ -14,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from strata.errors import UserError, UserErrorExit, suggestion
+from strata.errors import UserError, UserErrorExit, WorkerLost, suggestion
 
 USAGE = """\
 usage: strata <command> [key=value ...]
@@ -78,7 +79,7 @@ def run_train(args: list[str]) -> int:
 
     quiet_tensorflow()
     try:
-        args = _expand_resume(args)
+        args = _worker_log(_expand_resume(args))
     except UserError as ex:
         _error(str(ex))
         return 2
@@ -115,9 +116,9 @@ def guarded(func: Callable[[], object], doing: str) -> int:
         func()
     except SystemExit as ex:
         return ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 1)
-    except (UserError, UserErrorExit) as ex:
+    except (UserError, UserErrorExit, WorkerLost) as ex:
         _error(str(ex))
-        return 2
+        return getattr(getattr(ex, "error", ex), "exit_code", 2)
     except KeyboardInterrupt:
         _error("interrupted.")
         return 130
@@ -134,6 +135,19 @@ def guarded(func: Callable[[], object], doing: str) -> int:
 
 def _error(message: str) -> None:
     print(f"strata: error: {' '.join(message.split())}", file=sys.stderr, flush=True)
+
+
+def _worker_log(args: list[str]) -> list[str]:
+    """A worker other than the chief of a multi-worker job shares the chief's run directory
+    (`hydra.run.dir`): Hydra's records there are the chief's, and this worker's log is
+    `workers/<rank>.log`."""
+    from strata.training import multi_worker
+
+    task = multi_worker.current()
+    if task is None or task.is_chief or any(a in ("-m", "--multirun") for a in args):
+        return args
+    return [*args, "hydra.output_subdir=null",
+            f"hydra.job_logging.handlers.file.filename=${{hydra.runtime.output_dir}}/workers/{task.rank}.log"]
 
 
 def _expand_resume(args: list[str]) -> list[str]:

@@ -1,8 +1,9 @@
 """The errors that are the user's to fix.
 
 A `UserError` ends the command with exit code 2 and one line of text: what is wrong, where
-(the config key, file, column or row) and, where one exists, the closest valid choice. Anything
-else is an internal failure and keeps its traceback (exit code 1).
+(the config key, file, column or row) and, where one exists, the closest valid choice. A lost
+worker of a multi-worker job (`WorkerLost`) is one line and exit code 75. Anything else is an
+internal failure and keeps its traceback (exit code 1).
 """
 
 from __future__ import annotations
@@ -25,10 +26,18 @@ class DataError(UserError):
     """A data file is missing, unreadable or does not fit the config."""
 
 
+class WorkerLost(Exception):
+    """A worker of a multi-worker job stopped answering mid-training (killed, preempted, out of
+    memory, unreachable). Exit code 75 (sysexits' EX_TEMPFAIL): nothing is wrong with the input;
+    the job is to be started again, and resumes from its backup."""
+
+    exit_code = 75
+
+
 class UserErrorExit(BaseException):
     """Carries a `UserError` out of a Hydra job untouched (Hydra reports only `Exception`s)."""
 
-    def __init__(self, error: UserError):
+    def __init__(self, error: UserError | WorkerLost):
         super().__init__(str(error))
         self.error = error
 

@@ -19,6 +19,10 @@ OmegaConf.register_new_resolver(
 # `${strata_cwd:}`: the folder strata was started from; unlike ${hydra:runtime.cwd} it also
 # resolves where Hydra's launcher computes the sweep directory, before any job exists
 OmegaConf.register_new_resolver("strata_cwd", lambda: os.getcwd(), replace=True)
+# `${strata_local:${paths.output_dir}}`: the local folder runs are written in (Hydra's run and sweep
+# directories): an s3:// or gs:// output_dir's staging folder in strata's cache, uploaded when the
+# run ends (`_upload_run`); a local path unchanged
+OmegaConf.register_new_resolver("strata_local", lambda path: _local_output_dir(path), replace=True)
 
 log = logging.getLogger("strata.train")
 
@@ -34,7 +38,7 @@ def run(cfg: DictConfig) -> float | None:
     from hydra.types import RunMode
 
     from strata.config.validate import validate
-    from strata.errors import UserError, UserErrorExit
+    from strata.errors import UserError, UserErrorExit, WorkerLost
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
@@ -42,13 +46,17 @@ def run(cfg: DictConfig) -> float | None:
         from strata.training.warm_start import check_source
 
         check_source(config)  # before TensorFlow starts
+        _check_storage(config)
         from strata.training.trainer import train
 
         result = train(config, cfg)
+        _upload_run(config)
     except UserError as ex:
         if multirun:
             return _failed_trial(ex)
         _remove_if_empty(cfg)
+        raise UserErrorExit(ex) from None
+    except WorkerLost as ex:
         raise UserErrorExit(ex) from None
     except Exception as ex:
         if not multirun:
@@ -60,6 +68,54 @@ def run(cfg: DictConfig) -> float | None:
 
         return Pruned(value, result.pruned["epoch"])
     return value
+
+
+def _local_output_dir(path: str) -> str:
+    from strata import storage
+
+    return storage.staging_dir(str(path))
+
+
+def _check_storage(config) -> None:
+    """Object storage URLs checked before TensorFlow starts: their file system is installed (the
+    `cloud` extra), the data paths' objects exist, and so does a remote `paths.output_dir`'s bucket."""
+    from strata import storage
+
+    data = config.data
+    for key in ("path", "validation_path", "test_path"):
+        value = getattr(data, key, None)
+        if isinstance(value, str) and storage.is_remote(value):
+            storage.check_url(value, f"data.{key}")
+    if storage.is_remote(config.paths.output_dir):
+        storage.check_url(config.paths.output_dir, "paths.output_dir", output=True)
+
+
+REMOTE_RECORD = "remote.json"  # in a run folder bound for object storage: where it was uploaded
+
+
+def _upload_run(config) -> None:
+    """With `paths.output_dir=s3://...` (or gs://), the chief uploads the finished run folder from
+    its staging folder to `<output_dir>/<the same relative path>`; the local copy stays. A failed
+    upload is a `DataError` that names the kept local folder."""
+    from strata import storage
+
+    if not storage.is_remote(config.paths.output_dir):
+        return
+    from strata.training.multi_worker import is_chief
+
+    if not is_chief():
+        return
+    from strata.errors import DataError
+    from strata.run.atomic import write_json_atomic
+
+    local = Path(config.paths.run_dir).absolute()
+    url = storage.remote_location(config.paths.output_dir, local)
+    write_json_atomic(local / REMOTE_RECORD, {"url": url, "local": str(local)})
+    try:
+        count = storage.upload_tree(local, url)
+    except DataError as ex:
+        raise DataError(f"{ex} The run folder was not uploaded; it is complete in {local}.") from None
+    log.info("uploaded run folder to %s (%d files; local copy %s)", url, count, local)
 
 
 def _failed_trial(ex: BaseException) -> float:

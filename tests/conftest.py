@@ -44,7 +44,7 @@ def train_until_killed(args: list[str], cwd: Path, ready, what: str, timeout: fl
     import signal
     import time
 
-    env = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", "TF_CONFIG")}
+    env = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", "TF_CONFIG") and not k.startswith("SLURM_")}
     proc = subprocess.Popen([str(STRATA), "train", *args], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -108,3 +108,87 @@ def digits_run(tmp_path_factory) -> Path:
     result = strata("train", *TINY, f"hydra.run.dir={run}", cwd=tmp_path_factory.mktemp("cwd"))
     assert result.code == 0, result.text
     return run
+
+
+def free_port_pair() -> int:
+    """A port p with p and p + 1 free on 127.0.0.1: `trainer.port_base` of a two-task SLURM step."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            if port >= 65535:
+                continue
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no two adjacent free ports on 127.0.0.1")
+
+
+class SlurmJob:
+    """A two-task SLURM job step on this machine: two `strata train` processes with the
+    variables `srun -n 2` sets on one node (and no TF_CONFIG), started, watched and killed."""
+
+    def __init__(self, args: list[str], cwd: Path, tasks: int = 2):
+        self.args, self.cwd, self.tasks = list(args), cwd, tasks
+        self.procs: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+
+    def start(self) -> SlurmJob:
+        self.procs, self.logs = [], []
+        for rank in range(self.tasks):
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("HYDRA_FULL_ERROR", "TF_CONFIG") and not k.startswith("SLURM_")}
+            env.update(SLURM_PROCID=str(rank), SLURM_LOCALID=str(rank), SLURM_NODEID="0", SLURM_NTASKS=str(self.tasks),
+                       SLURM_STEP_NUM_TASKS=str(self.tasks), SLURM_STEP_NODELIST="localhost",
+                       SLURM_STEP_TASKS_PER_NODE=str(self.tasks), SLURM_JOB_ID="4242")
+            out = self.cwd / f"task{rank}.{len(list(self.cwd.glob(f'task{rank}.*')))}.out"
+            self.logs.append(out)
+            self.procs.append(subprocess.Popen([str(STRATA), "train", *self.args], cwd=self.cwd, env=env,
+                                               stdout=open(out, "w"), stderr=subprocess.STDOUT))
+        return self
+
+    def output(self, rank: int) -> str:
+        return self.logs[rank].read_text()
+
+    def wait_until(self, ready, what: str, timeout: float = 240) -> None:
+        """Polls `ready()` (every 0.1 s) until it is true; fails when a task ends first or on timeout."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not ready():
+            ended = [r for r, p in enumerate(self.procs) if p.poll() is not None]
+            assert not ended, f"task {ended[0]} ended before {what}: {self.output(ended[0])[-3000:]}"
+            assert time.monotonic() < deadline, f"no {what} after {timeout:.0f} s"
+            time.sleep(0.1)
+
+    def kill(self, rank: int) -> None:
+        import signal
+
+        self.procs[rank].send_signal(signal.SIGKILL)
+        self.procs[rank].wait(timeout=30)
+
+    def wait(self, timeout: float) -> list[int]:
+        """Every task's exit code; a task still running after `timeout` seconds is killed and fails the test."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        codes = []
+        try:
+            for proc in self.procs:
+                codes.append(proc.wait(timeout=max(0.1, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"a task of the job was still running {timeout:.0f} s on: {[p.poll() for p in self.procs]}")
+        finally:
+            self.stop()
+        return codes
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)

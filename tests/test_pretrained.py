@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, assert_user_error, strata, train_until_killed
+from tests.conftest import ROOT, assert_user_error, strata
 
 YELP = ROOT / "pipelines" / "datasets" / "sentiment" / "yelp_labelled.txt"
 # a proxy on a closed loopback port: every download fails at once, as on a machine with no network
@@ -190,31 +190,20 @@ def test_frozen_backbone_is_bit_identical_after_phase_1_and_changes_in_phase_2(t
     assert not batch_norm & set(changed), "a pretrained backbone's BatchNormalization stays as it was"
 
 
-def test_a_run_killed_in_phase_2_resumes_in_phase_2(tmp_path, bert_preset):
-    epochs, tune, steps = 1, 4, 4
-    run = tmp_path / "run"
-    backup = run / "checkpoints" / "backup"
+def test_a_two_worker_job_killed_in_phase_2_resumes_in_phase_2(tmp_path, bert_preset):
+    """A two-task SLURM job whose chief is SIGKILLed once phase 2 has backed up an epoch of its
+    own: started again, both workers resume in phase 2, with phase 2's optimizer state."""
+    from tests.test_training_multi_worker import _killed_and_restarted
+
+    epochs, tune, steps = 1, 3, 6
     args = ["data=text", "model=pretrained", f"model.backbone={bert_preset}", f"trainer.epochs={epochs}",
             f"trainer.fine_tune.epochs={tune}", f"trainer.steps_per_epoch={steps}", "trainer.batch_size=16",
             "trainer.validation_steps=1", "data.limit=128",
-            "callbacks.early_stopping=null", "export=none", "trainer.evaluate_test=false", "report=false",
-            f"hydra.run.dir={run}"]
-
-    def in_phase_2() -> bool:  # phase 2 has backed up one of its own epochs
-        return (backup / "fine_tune.json").is_file() and (
-            json.loads((backup / "training_metadata.json").read_text())["epoch"] > epochs)
-
-    train_until_killed(args, tmp_path, in_phase_2, "phase 2 made no backup")
-    done = json.loads((backup / "training_metadata.json").read_text())["epoch"]
-    total = epochs + tune
-    assert epochs < done < total, f"killed too late: {done} epochs done"
-
-    resumed = strata("train", f"resume={run}", cwd=tmp_path)
-    assert resumed.code == 0, resumed.text
-    assert "resuming in phase 2" in resumed.out and "backbone layers unfrozen" in resumed.out
-    epoch_lines = re.findall(r"^epoch (\d+)/(\d+)", resumed.out, flags=re.M)
-    assert [int(e) for e, _ in epoch_lines] == list(range(done + 1, total + 1))
-    assert f"run finished: {total} epochs" in resumed.out
+            "callbacks.early_stopping=null", "trainer.evaluate_test=false", "report=false"]
+    run = _killed_and_restarted(tmp_path, args, kill=0, after=epochs + 1, total=epochs + tune, phase2=True)
+    log = (run / "train.log").read_text()
+    assert "resuming in phase 2" in log and "backbone layers unfrozen" in log
+    assert "resuming in phase 2" in (run / "workers" / "1.log").read_text()  # the other worker too
     model = _load(run)
     assert model.get_layer("backbone").trainable
     # phase 2's optimizer continued from the backup: its steps are phase 2's, both processes'

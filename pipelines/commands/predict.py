@@ -26,12 +26,14 @@ def main(argv: list[str]) -> Path:
     opts = cli_args.parse(
         argv, "predict", {"run": None, "input": None, "output": None, "batch_size": "256"}, required=("run", "input")
     )
+    cli_args.local_output(opts["output"])
     finished = FinishedRun.open(opts["run"])
+    source = cli_args.local_input(opts["input"])  # an s3:// or gs:// input: its local copy
     if finished.task.kind == "generation":  # a GAN: input= a count of samples or an .npy of latent vectors
         model = finished.model(compile=False)
-        x, ids = latent_inputs(opts["input"], model.latent_dim, finished.config.seed)
+        x, ids = latent_inputs(source, model.latent_dim, finished.config.seed)
     else:  # the input first: a file that cannot be read ends the command before the model loads
-        inputs = raw_inputs.read(opts["input"], finished.features, finished.config.data)
+        inputs = raw_inputs.read(source, finished.features, finished.config.data)
         print(inputs.summary, file=sys.stderr)
         x, ids = inputs.x, inputs.ids
         model = finished.model(compile=False)

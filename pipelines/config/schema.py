@@ -103,6 +103,7 @@ class TrainerConfig(StrictModel):
     accelerator: Literal["auto", "cpu", "gpu", "tpu"] = "auto"
     strategy: Literal["auto", "none", "mirrored", "multi_worker", "tpu"] = "auto"
     tpu_address: str | None = None
+    port_base: int = Field(8888, ge=1024, le=65535)  # SLURM jobs: a worker listens on port_base + its index on the node
     logical_cpu_devices: int | None = Field(None, ge=1, le=64)
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
     jit_compile: bool | Literal["auto"] = "auto"

@@ -151,6 +151,7 @@ class DataBundle:
         options = tf.data.Options()
         if self.pipeline.deterministic is not None:
             options.deterministic = self.pipeline.deterministic
+        options.experimental_distribute.auto_shard_policy = shard_policy()
         return options
 
     def _cache_file(self) -> str | None:
@@ -179,6 +180,22 @@ class DataBundle:
         for name, decode in self.decoders.items():
             x[name] = decode(x[name])
         return (x, *y) if y else x
+
+
+def shard_policy():
+    """How a multi-worker job splits every split among its workers: by row (`DATA`). All workers
+    build the same pipeline from the same seed, so they agree on each epoch's order; each global
+    batch is cut into one part per worker, so a worker reads only its own rows of it, every row
+    is read once per epoch across the job, and the global batch size stays `trainer.batch_size`
+    (TensorFlow evens out a last, short batch). Not by file: strata assigns rows to splits by
+    their position in the whole data set (a hash of the row number), which a worker that reads
+    only some of the files would not know. Outside a multi-worker job: TensorFlow's default."""
+    import tensorflow as tf
+
+    from strata.training import multi_worker
+
+    policy = tf.data.experimental.AutoShardPolicy
+    return policy.DATA if multi_worker.is_multi_worker() else policy.AUTO
 
 
 def with_length(ds, n: int, batch_size: int):

@@ -1,18 +1,23 @@
 """Resolves the data paths of a config (a file, a folder or a glob) into existing files,
-with one clear error when nothing is there."""
+with one clear error when nothing is there. An `s3://` or `gs://` URL resolves to its local
+copy in strata's cache (`strata.storage.local_copy`), so every source reads object storage."""
 
 from __future__ import annotations
 
 import glob
 from pathlib import Path
 
+from strata import storage
 from strata.errors import DataError, suggestion
 
 GLOB_CHARS = set("*?[")
 
 
-def resolve(path: str, base_dir: str | None) -> Path:
-    """`path` made absolute: relative paths are read from `base_dir` (default: the current folder)."""
+def resolve(path: str, base_dir: str | None, key: str = "data.path") -> Path:
+    """`path` made absolute: relative paths are read from `base_dir` (default: the current folder);
+    a remote URL is downloaded (or found unchanged in the cache) and its local copy returned."""
+    if storage.is_remote(path):
+        return storage.local_copy(str(path), key)
     p = Path(path).expanduser()
     if not p.is_absolute():
         p = Path(base_dir or ".") / p
@@ -25,7 +30,8 @@ def matching_files(path: str, base_dir: str | None, key: str = "data.path", kind
     Raises `DataError` naming `key` when the path is missing, a glob matches nothing, or a file
     is empty.
     """
-    full = resolve(path, base_dir)
+    full = resolve(path, base_dir, key)
+    remote = storage.is_remote(path)
     if GLOB_CHARS & set(str(path)):
         files = sorted(Path(f) for f in glob.glob(str(full), recursive=True) if Path(f).is_file())
         if not files:
@@ -34,7 +40,8 @@ def matching_files(path: str, base_dir: str | None, key: str = "data.path", kind
         if not full.exists():
             raise DataError(f"{key}={path}: no such {kind} ({full}).{_nearby(full)}")
         if full.is_dir():
-            raise DataError(f"{key}={path}: {full} is a folder; expected a {kind} (or a glob such as {path}/*.csv).")
+            where = "a prefix (a folder), not an object" if remote else f"{full} is a folder"
+            raise DataError(f"{key}={path}: {where}; expected a {kind} (or a glob such as {str(path).rstrip('/')}/*.csv).")
         files = [full]
     for f in files:
         if f.stat().st_size == 0:
@@ -43,12 +50,13 @@ def matching_files(path: str, base_dir: str | None, key: str = "data.path", kind
 
 
 def existing_folder(path: str, base_dir: str | None, key: str = "data.path") -> Path:
-    """The folder `path` names, or a `DataError`."""
-    full = resolve(path, base_dir)
+    """The folder `path` names (a remote prefix: its local copy), or a `DataError`."""
+    full = resolve(path, base_dir, key)
     if not full.exists():
         raise DataError(f"{key}={path}: no such folder ({full}).{_nearby(full)}")
     if not full.is_dir():
-        raise DataError(f"{key}={path}: {full} is a file; expected a folder.")
+        where = "an object, not a prefix" if storage.is_remote(path) else f"{full} is a file"
+        raise DataError(f"{key}={path}: {where}; expected a folder.")
     return full
 
 

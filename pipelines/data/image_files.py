@@ -21,7 +21,8 @@ def image_files(folder: Path) -> list[Path]:
     """Image files under `folder` (any depth), sorted, hidden files left out."""
     return sorted(
         p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.parts)
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)  # hidden below `folder`, not above (~/.cache)
     )
 
 

@@ -56,7 +56,7 @@ def load(cfg: TextConfig, seed: int) -> DataBundle:
 
     separate = {}
     for split, path, key in separate_files(cfg):
-        sub = file_paths.resolve(path, cfg.base_dir)
+        sub = file_paths.resolve(path, cfg.base_dir, key)
         t, sy, _ = _folder(sub, cfg, key, task.classes) if sub.is_dir() else _table(cfg, path, key, task.classes)
         separate[split] = Split({feature.name: t}, sy)
     stratify = y if task.kind in ("binary", "multiclass") else None

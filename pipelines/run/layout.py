@@ -103,8 +103,10 @@ class RunDir:
 
     @classmethod
     def existing(cls, path: str, key: str = "run") -> RunDir:
-        """A finished run's directory, or a `DataError` that says what is missing."""
-        run = cls(path)
+        """A finished run's directory, or a `DataError` that says what is missing. An `s3://` or
+        `gs://` run folder is downloaded into strata's cache first (`strata.storage`), and its
+        local copy is the run directory the commands read and write."""
+        run = cls(_local_run_folder(str(path), key))
         if not run.root.is_dir():
             raise DataError(f"{key}={path}: no such run directory.")
         if not run.config.is_file():
@@ -139,3 +141,13 @@ class RunDir:
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
+
+
+def _local_run_folder(path: str, key: str) -> str:
+    """`path`, or for a run folder in object storage, its local copy in strata's cache (what the
+    run commands write there, predictions/ for one, stays: only changed objects are downloaded again)."""
+    from strata import storage
+
+    if not storage.is_remote(path):
+        return path
+    return str(storage.local_copy(path.rstrip("/"), key, prune=False))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 
 from strata.errors import ConfigError
 from strata.tensorflow_import import import_tensorflow
@@ -75,15 +74,17 @@ def _check_accelerator(trainer, tf) -> None:
 def _strategy(trainer, tf):
     _check_accelerator(trainer, tf)
     choice = trainer.strategy
-    if choice == "auto":
+    if choice == "auto":  # a job of several workers first: its workers' own GPUs are its replicas too
+        from strata.training import multi_worker
+
         if trainer.accelerator == "tpu":
             choice = "tpu"
+        elif multi_worker.is_multi_worker():
+            choice = "multi_worker"
         elif len(tf.config.list_physical_devices("GPU")) > 1:
             choice = "mirrored"
         elif trainer.logical_cpu_devices and trainer.logical_cpu_devices > 1:
             choice = "mirrored"
-        elif os.environ.get("TF_CONFIG"):
-            choice = "multi_worker"
         else:
             choice = "none"
     if choice == "none":
@@ -94,11 +95,9 @@ def _strategy(trainer, tf):
         log.info("MirroredStrategy over %s", ", ".join(devices))
         return tf.distribute.MirroredStrategy(devices=devices)
     if choice == "multi_worker":
-        if not os.environ.get("TF_CONFIG"):
-            raise ConfigError("trainer.strategy=multi_worker needs the TF_CONFIG environment variable (cluster and task).")
         from strata.training import multi_worker
 
-        return multi_worker.strategy()
+        return multi_worker.strategy(trainer)
     if choice == "tpu":
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=trainer.tpu_address or "")

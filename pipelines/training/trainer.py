@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import json
 import logging
 import math
+import re
 import shutil
 import tempfile
 import time
@@ -24,7 +26,7 @@ from strata.callbacks.terminate_on_nan import TrainingDiverged
 from strata.config.schema import RootConfig
 from strata.data import class_weights
 from strata.data.loading import load_data
-from strata.errors import ConfigError
+from strata.errors import ConfigError, WorkerLost
 from strata.export.exporter import export_model
 from strata.formatting import metric_value
 from strata.models.builder import build_model, loss_and_metrics
@@ -60,8 +62,9 @@ def train(config: RootConfig, raw_config: Any = None) -> TrainResult:
     """
     run = RunDir(config.paths.run_dir)
     if not _is_chief(config):
-        return _train_as_worker(config, run, raw_config)
-    with run.lock():
+        with _worker_loss(run, config):
+            return _train_as_worker(config, run, raw_config)
+    with run.lock(), _worker_loss(run, config):
         run.remove_stale_temporaries()
         _write_resolved_config(run, raw_config)
         provenance.write(run, config.paths.root_dir)
@@ -75,6 +78,31 @@ def train(config: RootConfig, raw_config: Any = None) -> TrainResult:
             raise
 
 
+@contextlib.contextmanager
+def _worker_loss(run: RunDir, config: RootConfig):
+    """A multi-worker job whose peer stopped answering (a collective failed or timed out) ends
+    with `WorkerLost`: one line saying what was lost and where the job resumes from."""
+    import tensorflow as tf
+
+    lost = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError, tf.errors.DeadlineExceededError)
+    try:
+        yield
+    except lost as ex:
+        task = multi_worker.current()
+        if task is None:
+            raise
+        done = json.loads(run.backup_metadata.read_text()).get("epoch", 0) if run.backup_metadata.is_file() else 0
+        lines = [line.strip() for line in str(ex).splitlines() if line.strip()]
+        first = next((line for line in lines if re.search(r"UNAVAILABLE|DEADLINE|ABORTED|CANCELLED|[Cc]onnection|[Ss]ocket|peer", line)),
+                     lines[0] if lines else "")
+        then = (f"the job resumes from its backup ({done} epochs done)" if "backup" in config.callbacks
+                else "the job starts over (callbacks.backup is off)")
+        raise WorkerLost(
+            f"multi-worker job: worker {task.rank} of {task.workers} lost its peers ({type(ex).__name__}: {first[:200]}). "
+            f"Start every worker again with hydra.run.dir={run.root}: {then}."
+        ) from None
+
+
 def _recorder(config: RootConfig, run: RunDir):
     """The run's MLflow recorder with `logger=mlflow` (`strata.tracking`), else None."""
     if config.logger is None:
@@ -85,22 +113,33 @@ def _recorder(config: RootConfig, run: RunDir):
 
 
 def _is_chief(config: RootConfig) -> bool:
-    if config.trainer.strategy not in ("auto", "multi_worker"):
-        return True
+    task = multi_worker.current()
+    if task is not None and not task.is_chief and config.trainer.strategy not in ("auto", "multi_worker"):
+        raise ConfigError(
+            f"trainer.strategy={config.trainer.strategy}: this process is worker {task.rank} of a {task.workers}-worker "
+            f"job ({task.source}), which trains one model over all workers only with trainer.strategy=multi_worker "
+            "(or auto); run one process instead to train alone."
+        )
     return multi_worker.is_chief()
 
 
 def _train_as_worker(config: RootConfig, hydra_run: RunDir, raw_config: Any) -> TrainResult:
-    """A non-chief worker: everything it would write goes to a temporary directory, removed at
-    the end, and Hydra's own records of this process are removed unless the directory holds
-    more (a run directory it shares with the chief)."""
+    """A worker other than the chief: it trains in step with the chief, but everything it would
+    write goes to a temporary directory, removed at the end. That directory starts as a copy of
+    the run directory's backup (shared with the chief in a job restarted after a failure), so
+    every worker resumes from the same epoch. The worker's own folder is removed afterwards
+    when it holds nothing but this worker's log (a run directory not shared with the chief)."""
     scratch = RunDir(tempfile.mkdtemp(prefix="strata-worker-"))
+    if hydra_run.backup_metadata.is_file():  # before the strategy starts: the chief cannot write it yet
+        shutil.copytree(hydra_run.backup, scratch.backup, ignore=shutil.ignore_patterns(".*.tmp*"))
+        log.info("resuming from the chief's backup in %s: %d epochs done", hydra_run.backup,
+                 json.loads(scratch.backup_metadata.read_text()).get("epoch", 0))
     try:
         result = _train(config, scratch, raw_config, chief=False)
     finally:
         shutil.rmtree(scratch.root, ignore_errors=True)
         root = hydra_run.root
-        if root.is_dir() and {p.name for p in root.iterdir()} <= {".hydra", "train.log"}:
+        if root.is_dir() and {p.name for p in root.iterdir()} <= {".hydra", "train.log", "workers"}:
             logging.shutdown()
             shutil.rmtree(root, ignore_errors=True)
     return TrainResult(hydra_run, result.metrics, result.epochs, result.seconds)
@@ -140,15 +179,34 @@ def _write_resolved_config(run: RunDir, raw_config: Any) -> None:
 AUTO_STEPS_PER_EXECUTION = 16
 
 
-def steps_per_execution(trainer, steps: int) -> int:
+def steps_per_execution(trainer, steps: int, strategy=None) -> int:
     """Batches per call into TensorFlow: the config's number, or for `auto` one sixteenth of an
     epoch up to AUTO_STEPS_PER_EXECUTION (so batch-level callbacks still run 16 times an epoch),
-    and 1 across several machines."""
+    and 1 across several machines and under MirroredStrategy (see `_mirrored_steps`)."""
     if trainer.steps_per_execution != "auto":
-        return int(trainer.steps_per_execution)
-    if multi_worker.is_multi_worker():
+        wanted = int(trainer.steps_per_execution)
+    elif multi_worker.is_multi_worker():
         return 1
-    return max(1, min(AUTO_STEPS_PER_EXECUTION, steps // 16))
+    else:
+        wanted = max(1, min(AUTO_STEPS_PER_EXECUTION, steps // 16))
+    return _mirrored_steps(wanted, trainer, strategy)
+
+
+def _mirrored_steps(wanted: int, trainer, strategy) -> int:
+    """Keras 3.15 cannot run more than one step per call over a MirroredStrategy's dataset: its
+    multi-step loop fails with "You must feed a value for placeholder tensor" (the loop's
+    `get_next_as_optional` over a distributed iterator). One step per call there;
+    `tests/test_training_hardware.py` fails once Keras runs it, and then this goes."""
+    if wanted <= 1 or strategy is None:
+        return wanted
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MirroredStrategy):
+        return wanted
+    if trainer.steps_per_execution != "auto":
+        log.warning("trainer.steps_per_execution=%d under MirroredStrategy: Keras 3.15 runs one step per call there "
+                    "(its multi-step loop fails over mirrored datasets); running 1", wanted)
+    return 1
 
 
 def _train(config: RootConfig, run: RunDir, raw_config: Any, chief: bool = True, recorder=None) -> TrainResult:
@@ -248,7 +306,7 @@ def _compile(model, config: RootConfig, bundle, strategy, optimizer_cfg, epochs:
             loss=loss,
             metrics=metrics,
             jit_compile=trainer.jit_compile,
-            steps_per_execution=steps_per_execution(trainer, steps),
+            steps_per_execution=steps_per_execution(trainer, steps, strategy),
         )
     return metrics
 
