@@ -13,7 +13,6 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 
 from strata.errors import UserError, UserErrorExit, WorkerLost, suggestion
 
@@ -164,4 +163,5 @@ def _expand_resume(args: list[str]) -> list[str]:
     saved = [str(o) for o in OmegaConf.load(run.overrides)] if run.overrides.is_file() else []
     saved = [o for o in saved if not o.startswith(("resume=", "hydra.run.dir="))]
     rest = [a for a in args if not a.startswith("resume=")]
-    return [*saved, *rest, f"hydra.run.dir={Path(path).resolve()}", f"resume={Path(path).resolve()}"]
+    # the run's folder: a local one, or the local copy of one in object storage (strata.storage)
+    return [*saved, *rest, f"hydra.run.dir={run.root}", f"resume={run.root}"]

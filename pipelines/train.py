@@ -5,6 +5,7 @@ Everything up to validation runs without TensorFlow, so a config error is report
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -109,7 +110,10 @@ def _upload_run(config) -> None:
     from strata.run.atomic import write_json_atomic
 
     local = Path(config.paths.run_dir).absolute()
-    url = storage.remote_location(config.paths.output_dir, local)
+    record = local / REMOTE_RECORD
+    # a run resumed from its copy of the bucket (resume=s3://...) goes back where it came from
+    url = json.loads(record.read_text()).get("url") if record.is_file() else None
+    url = url or storage.remote_location(config.paths.output_dir, local)
     write_json_atomic(local / REMOTE_RECORD, {"url": url, "local": str(local)})
     try:
         count = storage.upload_tree(local, url)

@@ -360,3 +360,29 @@ def test_staging_folder_and_remote_location(monkeypatch, tmp_path):
     assert storage.remote_location("gs://bkt/out", tmp_path / "elsewhere" / "run1") == "gs://bkt/out/run1"
     assert storage.is_remote("s3://b/x") and storage.is_remote("GS://b/x") and storage.is_remote("gcs://b/x")
     assert not storage.is_remote("/tmp/s3://x") and not storage.is_remote("data/x.csv") and not storage.is_remote("http://x")
+
+
+def test_a_run_in_the_bucket_resumes_from_its_copy_and_is_explained_there(s3, tmp_path):
+    """resume=s3://... continues the run from its backup and uploads it back to the same place;
+    explain reads run= and input= from the bucket."""
+    first = run_strata(s3, "train", "data=csv", f"data.path=s3://{DATA}/tables/houses.csv", "data.target=price",
+                       "model=mlp", "optimizer=adam", f"paths.output_dir=s3://{RUNS}/resumed", *FAST, "trainer.epochs=1",
+                       cache=tmp_path / "cache1", cwd=tmp_path)
+    assert first.code == 0, first.text
+    url = next(line.split()[4] for line in first.out.splitlines() if line.startswith("uploaded run folder to "))
+    resumed = run_strata(s3, "train", f"resume={url}", "trainer.epochs=2", cache=tmp_path / "cache2", cwd=tmp_path)
+    assert resumed.code == 0, resumed.text
+    assert "from its backup: 1 of 2 epochs done" in resumed.out and "epoch 2/2" in resumed.out, resumed.out
+    assert f"uploaded run folder to {url} " in resumed.out, resumed.out
+    prefix = url.removeprefix(f"s3://{RUNS}/") + "/"
+    log = s3.client().get_object(Bucket=RUNS, Key=prefix + "train.log")["Body"].read().decode()
+    assert "epoch 1/1" in log and "epoch 2/2" in log and "run finished: 2 epochs" in log  # one folder, both processes
+    assert {"/".join(k.split("/")[:3]) for k in s3.keys(RUNS, "resumed/")} == {prefix.rstrip("/")}  # no second run folder
+
+    explained = run_strata(s3, "explain", f"run={url}", f"input=s3://{DATA}/inputs/new_houses.csv", "method=saliency",
+                           "limit=5", cache=tmp_path / "cache3", cwd=tmp_path)
+    assert explained.code == 0, explained.text
+    written = list((tmp_path / "cache3" / "objects").rglob("explain/*/attributions.csv"))
+    assert len(written) == 1, explained.text
+    attributions = pd.read_csv(written[0])
+    assert len(attributions) == 5 and np.isfinite(attributions.select_dtypes("number").to_numpy()).all()

@@ -61,7 +61,7 @@ def main(argv: list[str]) -> Path:
             f"strata explain: method=permutation ranks the columns of a table; this model takes one input ({only}). "
             "Use method=integrated_gradients, saliency or occlusion."
         )
-    inputs = raw_inputs.read(opts["input"], features, config.data)
+    inputs = raw_inputs.read(cli_args.local_input(opts["input"]), features, config.data)  # s3://: its local copy
     print(inputs.summary, file=sys.stderr)
     x, ids = inputs.x, inputs.ids
     if len(ids) > limit:
@@ -107,7 +107,8 @@ def main(argv: list[str]) -> Path:
                 repeats=repeats, seed=config.seed,
             )
 
-    output = Path(opts["output"]) if opts["output"] else finished.run.root / "explain" / f"{raw_inputs.input_stem(opts['input'])}_{method}"
+    stem = raw_inputs.input_stem(opts["input"])
+    output = Path(cli_args.local_output(opts["output"])) if opts["output"] else finished.run.root / "explain" / f"{stem}_{method}"
     from strata.explain.output_files import write_explanation
 
     with atomic_path(output, directory=True) as tmp:
