@@ -92,6 +92,20 @@ def optuna_trial_id(study, number: int) -> int:
     return study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
 
 
+# ============================================================================ TensorFlow 2.21: SLURM
+#
+# `SlurmClusterResolver` needs the most tasks any node of the step runs (to give every task a
+# GPU slot on CPU-only nodes, `strata.training.multi_worker`); TensorFlow parses SLURM's
+# `SLURM_STEP_TASKS_PER_NODE` ("2(x3),1") only in its module's private `expand_tasks_per_node`.
+
+
+def slurm_tasks_per_node(value: str) -> list[int]:
+    """`SLURM_STEP_TASKS_PER_NODE` as one task count per node, parsed as the resolver parses it."""
+    from tensorflow.python.distribute.cluster_resolver import slurm_cluster_resolver
+
+    return slurm_cluster_resolver.expand_tasks_per_node(value)
+
+
 # ============================================================================ Keras 3.15: tensors and export
 
 

@@ -123,10 +123,8 @@ def _slurm_resolver(port_base: int):
     import tensorflow as tf
 
     base = tf.distribute.cluster_resolver.SlurmClusterResolver
-    from tensorflow.python.distribute.cluster_resolver import slurm_cluster_resolver as slurm
-
     try:
-        per_node = max(slurm.expand_tasks_per_node(os.environ["SLURM_STEP_TASKS_PER_NODE"]))
+        per_node = max(compat.slurm_tasks_per_node(os.environ["SLURM_STEP_TASKS_PER_NODE"]))
     except KeyError as ex:
         raise ConfigError(f"SLURM: {ex.args[0]} is not set; run strata under srun (a job step), "
                           "or set TF_CONFIG instead.") from None
