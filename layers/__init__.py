@@ -15,6 +15,7 @@ from strata.layers.signed_log import SignedLog
 from strata.layers.step import Step, step
 from strata.layers.tabular import EnsembleInputs, EnsembleMean, PeriodicEncoding, PiecewiseLinearEncoding
 from strata.layers.transformer_block import TransformerEncoderBlock
+from strata.layers.two_tower import MatrixFactorization, TwoTowerRetrieval
 from strata.layers.vae_sampling import VAESampling
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "EnsembleMean",
     "GAN",
     "Impute",
+    "MatrixFactorization",
     "PeriodicEncoding",
     "PiecewiseLinearEncoding",
     "PositionalEmbedding",
@@ -32,6 +34,7 @@ __all__ = [
     "SignedLog",
     "Step",
     "TransformerEncoderBlock",
+    "TwoTowerRetrieval",
     "VAESampling",
     "step",
 ]

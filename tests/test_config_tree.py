@@ -32,7 +32,10 @@ GROUP_OPTIONS = [
 def test_every_preset_composes_and_validates(group, option):
     config = validate(_compose(f"{group}={option}"))
     assert config.trainer.epochs >= 1
-    assert config.model.family in ("cnn", "mlp", "tabular", "rnn", "transformer", "autoencoder", "vae", "gan", "graph", "pretrained")
+    assert config.model.family in (
+        "cnn", "mlp", "tabular", "rnn", "transformer", "autoencoder", "vae", "gan", "graph", "pretrained", "two_tower",
+        "matrix_factorization",
+    )
 
 
 def test_every_key_has_a_comment():

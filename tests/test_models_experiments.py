@@ -24,6 +24,7 @@ EXPERIMENTS = {
     "digits_gan": ("generation", "g_loss"),
     "digits_denoise": ("reconstruction", "loss"),
     "digits_vae": ("reconstruction", "loss"),
+    "recommend_two_tower": ("retrieval", "recall_at_10"),
 }
 
 

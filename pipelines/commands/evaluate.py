@@ -26,5 +26,9 @@ def main(argv: list[str]) -> dict[str, float]:
     values = model.evaluate(bundle.dataset(split, batch), verbose=0, return_dict=True)
     results = {split: {k: float(v) for k, v in values.items()}}
     add_class_metrics(results, split, model, bundle.dataset(split, batch), finished.task)  # classifiers
+    if finished.task.kind == "retrieval" and split != "train":  # recall@k and NDCG@k, beside the popularity baseline's
+        from strata.run.retrieval_metrics import add_retrieval_metrics
+
+        add_retrieval_metrics(results, model, bundle, splits=(split,))
     print(json.dumps(results, indent=2, sort_keys=True))
     return results[split]

@@ -1,4 +1,5 @@
-"""`strata export run=<run dir> [export=saved_model|onnx|tflite]`: rewrite a run's serving artifacts."""
+"""`strata export run=<run dir> [export=saved_model|onnx|tflite] [exclude_seen=true|false]`: rewrite a run's
+serving artifacts (`exclude_seen`: a recommender's top k without the user's training items)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from strata.run.layout import RunDir
 
 
 def main(argv: list[str]) -> str:
-    opts = cli_args.parse(argv, "export", {"run": None, "export": None, "format": None}, required=("run",))
+    opts = cli_args.parse(argv, "export", {"run": None, "export": None, "format": None, "exclude_seen": "true"}, required=("run",))
     run = RunDir.existing(opts["run"])
-    cfg = check_section(ExportConfig, {"format": opts["export"] or opts["format"] or "saved_model"}, ("export",))
+    cfg = check_section(ExportConfig, {"format": opts["export"] or opts["format"] or "saved_model",
+                                       "exclude_seen": opts["exclude_seen"]}, ("export",))
     model = load_model(run, compile=False)
 
     from strata.export.exporter import export_model

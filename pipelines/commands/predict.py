@@ -1,7 +1,8 @@
 """`strata predict run=<run dir> input=<file, folder or -> [output=<file or ->]`: predictions for raw inputs.
 
 Writes a CSV: the inputs' identifiers (row number or file name), then the label and each class's
-probability (classifiers) or the prediction in the target's units (regression). `input=-` reads
+probability (classifiers) or the prediction in the target's units (regression); for a recommender
+(`model=two_tower`, input= user ids), each user's top k items (`strata.run.recommendations`). `input=-` reads
 stdin, `output=-` writes the CSV to stdout (and everything else to stderr, so that it pipes).
 How the input was read (its delimiter, header and rows) is logged on stderr.
 """
@@ -24,21 +25,15 @@ from strata.run.inference import predict_raw
 
 def main(argv: list[str]) -> Path:
     opts = cli_args.parse(
-        argv, "predict", {"run": None, "input": None, "output": None, "batch_size": "256"}, required=("run", "input")
+        argv, "predict", {"run": None, "input": None, "output": None, "batch_size": "256", "k": None}, required=("run", "input")
     )
     cli_args.local_output(opts["output"])
     finished = FinishedRun.open(opts["run"])
     source = cli_args.local_input(opts["input"])  # an s3:// or gs:// input: its local copy
-    if finished.task.kind == "generation":  # a GAN: input= a count of samples or an .npy of latent vectors
-        model = finished.model(compile=False)
-        x, ids = latent_inputs(source, model.latent_dim, finished.config.seed)
-    else:  # the input first: a file that cannot be read ends the command before the model loads
-        inputs = raw_inputs.read(source, finished.features, finished.config.data)
-        print(inputs.summary, file=sys.stderr)
-        x, ids = inputs.x, inputs.ids
-        model = finished.model(compile=False)
-    predictions = predict_raw(model, x, int(opts["batch_size"]))
-    frame = to_frame(predictions, ids, finished.task)
+    if finished.task.kind == "retrieval":  # a recommender: input= user ids, k= items per user
+        frame = _recommendations(finished, source, opts["k"])
+    else:
+        frame = _predictions(finished, source, int(opts["batch_size"]))
     if opts["output"] == "-":
         _to_stdout(frame)
         print(f"wrote {len(frame)} predictions to stdout", file=sys.stderr)
@@ -48,6 +43,35 @@ def main(argv: list[str]) -> Path:
         frame.to_csv(tmp, index=False)
     print(f"wrote {len(frame)} predictions to {output}")
     return output
+
+
+def _predictions(finished: FinishedRun, source: str, batch_size: int):
+    """The model's predictions for the raw inputs of `source`, as the predictions table."""
+    if finished.task.kind == "generation":  # a GAN: input= a count of samples or an .npy of latent vectors
+        model = finished.model(compile=False)
+        x, ids = latent_inputs(source, model.latent_dim, finished.config.seed)
+    else:  # the input first: a file that cannot be read ends the command before the model loads
+        inputs = raw_inputs.read(source, finished.features, finished.config.data)
+        print(inputs.summary, file=sys.stderr)
+        x, ids = inputs.x, inputs.ids
+        model = finished.model(compile=False)
+    return to_frame(predict_raw(model, x, batch_size), ids, finished.task)
+
+
+def _recommendations(finished: FinishedRun, source: str, k: str | None):
+    """A recommender's top k items (default: the model's `top_k`) for the user ids of `source`,
+    one row per user and rank; unknown users get the popularity fallback (`strata.run.recommendations`)."""
+    from strata.errors import ConfigError
+    from strata.run import recommendations
+
+    if k is not None and (not k.isdigit() or int(k) < 1):
+        raise ConfigError(f"k={k}: expected a whole number of items per user >= 1.")
+    model = finished.model(compile=False)
+    known = set(model.users)
+    users = recommendations.read_users(source, getattr(finished.config.data, "user_column", "user"), known)
+    unknown = sum(u not in known for u in users)
+    print(f"read {len(users)} user ids from {source} ({unknown} unknown: the popularity fallback)", file=sys.stderr)
+    return recommendations.recommend_frame(model, users, int(k) if k else None, finished.config.export.exclude_seen)
 
 
 def _to_stdout(frame) -> None:

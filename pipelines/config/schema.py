@@ -21,6 +21,7 @@ TASKS = (
     "forecast",
     "reconstruction",
     "generation",
+    "retrieval",
 )
 
 
@@ -139,6 +140,7 @@ class ExportConfig(StrictModel):
     format: Literal["saved_model", "onnx", "tflite", "none"] = "saved_model"
     opset: int = Field(17, ge=9, le=21)
     quantize: bool = False
+    exclude_seen: bool = True  # a recommender's serving_default leaves out the user's training items
 
 
 # ----------------------------------------------------------------------------- paths

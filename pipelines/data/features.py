@@ -79,8 +79,8 @@ class Task:
     """What the model predicts.
 
     Args:
-        kind: `regression`, `binary`, `multiclass`, `multilabel`, `forecast`, `reconstruction`
-            or `generation`.
+        kind: `regression`, `binary`, `multiclass`, `multilabel`, `forecast`, `reconstruction`,
+            `generation` or `retrieval` (user-item interactions: `strata.data.interactions_source`).
         target: the target column's name, if there is one.
         classes: class names for classifiers, in label-index order.
         target_shape: shape of one target (regression and forecast).

@@ -55,6 +55,8 @@ def settle_task(bundle: DataBundle, kind: str, family: str) -> None:
         if task.kind in unsupervised:
             raise ConfigError(f"model={family} learns {family_task}, but the config sets task={task.kind}. Use task=auto.")
         bundle.task = Task(family_task, target=None)
+    elif family_task is None and task.kind == "retrieval":
+        raise ConfigError(f"task=retrieval: interactions (data=interactions) train a recommender; use model=two_tower, not model={family}.")
     elif family_task is None and task.kind in unsupervised:
         raise ConfigError(
             f"task={task.kind}: model={family} is supervised; use model=autoencoder, vae or gan (or task=auto)."

@@ -5,7 +5,9 @@ What is served depends on the model family:
 - supervised models: `serving_default` maps the raw named inputs to the prediction;
 - the GAN: `serving_default` is its generator, `latent` vectors in, samples out;
 - autoencoders and VAEs: `serving_default` maps raw inputs to their reconstruction, and an
-  `encoder` signature maps them to the latent code (`latent`, and `latent_log_var` for a VAE).
+  `encoder` signature maps them to the latent code (`latent`, and `latent_log_var` for a VAE);
+- models with their own `serving_endpoints` (two-tower retrieval: a raw user id -> its top-k
+  item ids, and `score` for (user, item) pairs): those, the first as `serving_default`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def export_model(model, run: RunDir, cfg: ExportConfig) -> Path | None:
     """
     if cfg.format == "none":
         return None
-    path = write_saved_model(model, run.saved_model)
+    path = write_saved_model(model, run.saved_model, exclude_seen=cfg.exclude_seen)
     if cfg.format == "saved_model":
         return path
     from strata.export import converters
@@ -57,15 +59,22 @@ def encoder_model(model):
     return keras.Model(model.inputs, outputs, name="encoder")
 
 
-def write_saved_model(model, path: Path) -> Path:
+def write_saved_model(model, path: Path, exclude_seen: bool = True) -> Path:
     """`model` as a SavedModel whose `serving_default` takes the raw named inputs (a GAN: its
-    generator's latent vectors), plus an `encoder` signature for autoencoders."""
+    generator's latent vectors), plus an `encoder` signature for autoencoders, or the model's
+    own `serving_endpoints` (a recommender: without the user's training items when `exclude_seen`)."""
     import keras
 
     served = serving_model(model)
     encoder = encoder_model(model)
     with atomic_path(path, directory=True) as tmp:
-        if encoder is None:
+        if hasattr(served, "serving_endpoints"):
+            archive = keras.export.ExportArchive()
+            archive.track(served)
+            for name, (fn, signature) in served.serving_endpoints(exclude_seen=exclude_seen).items():
+                archive.add_endpoint(name, fn, signature)
+            archive.write_out(str(tmp), verbose=False)
+        elif encoder is None:
             served.export(str(tmp), format="tf_saved_model", verbose=False)
         else:
             signature = compat.input_signature(served)

@@ -36,6 +36,22 @@ def learning_curve(metric: str, series: dict[str, tuple[list[int], list[float]]]
     return fig
 
 
+def recall_at_k(ks: list[int], recall: list[float], baseline: list[float], split: str):
+    """A recommender's recall@k over k, against the popularity baseline's."""
+    fig = _figure(fixed=True)
+    ax = fig.subplots()
+    ax.plot(ks, recall, marker="o", markersize=3, color=TRAIN, label="model")
+    ax.plot(ks, baseline, marker="o", markersize=3, color=VALIDATION, linestyle="--", label="popularity")
+    ax.set_xscale("log")
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.set_title(f"recall@k ({split} split)")
+    ax.set_xlabel("k")
+    ax.set_ylim(0, max(1e-3, max(recall + baseline)) * 1.1)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
 def fold_curves(metric: str, series: dict[str, tuple[list[int], list[float]]]):
     """One validation metric over the epochs, a line per cross-validation fold."""
     fig = _figure(fixed=True)

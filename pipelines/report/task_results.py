@@ -1,6 +1,7 @@
 """What the model does on held-out data, per task: confusion matrix and per-class precision and
 recall (classifiers), predicted against actual and residuals (regression), forecast against
-actual (time series), inputs beside reconstructions (autoencoders), sample grids (generators)."""
+actual (time series), inputs beside reconstructions (autoencoders), sample grids (generators),
+recall@k over k against the popularity baseline (recommenders)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def task_results(model, bundle, task: Task, seed: int = 0) -> TaskResults:
     kind = task.kind
     if kind == "generation":
         return _generation(model, seed)
+    if kind == "retrieval":
+        return _retrieval(model, bundle)
     split = next((s for s in ("test", "validation", "train") if s in bundle.splits), None)
     if split is None:
         return TaskResults(notes=["no data split to evaluate"])
@@ -177,6 +180,26 @@ def _reconstruction(output, x, bundle) -> TaskResults:
     pairs = [(flat[i], np.asarray(output[i])) for i in range(min(4, count))]
     return TaskResults(plots=[Plot("reconstructions", "Inputs and reconstructions (test split)",
                                    figures.series_pairs(pairs, ("input", "reconstruction"), "inputs and reconstructions (test split)"))])
+
+
+def _retrieval(model, bundle) -> TaskResults:
+    """A recommender's recall@k over k on its held-out users, against the popularity baseline."""
+    from strata.run.retrieval_metrics import CURVE, add_retrieval_metrics
+
+    results: dict = {}
+    add_retrieval_metrics(results, model, bundle)
+    split = next((s for s in ("test", "validation") if s in results.get(CURVE, {})), None)
+    if split is None:
+        return TaskResults(notes=["no held-out interactions to rank"])
+    curve = results[CURVE][split]
+    rows = [[k, f"{r:.3f}", f"{p:.3f}"] for k, r, p in zip(curve["k"], curve["recall"], curve["popularity_recall"])]
+    return TaskResults(
+        split=split,
+        plots=[Plot("recall_at_k", "recall@k, model and popularity (test split)",
+                    figures.recall_at_k(curve["k"], curve["recall"], curve["popularity_recall"], split))],
+        tables=[Table(f"recall@k of {results[split]['users']:,} held-out users (their training items excluded)",
+                      ["k", "model", "popularity"], rows)],
+    )
 
 
 def _generation(model, seed: int) -> TaskResults:

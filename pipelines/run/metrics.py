@@ -22,7 +22,7 @@ import numpy as np
 SPLITS = ("train", "validation", "test")
 PER_CLASS = "per_class"
 # sections of metrics.json that are not splits: each is shown on its own
-NOT_SPLITS = (PER_CLASS, "cross_validation")
+NOT_SPLITS = (PER_CLASS, "cross_validation", "retrieval_curve")
 CLASSIFICATION = ("binary", "multiclass")
 
 

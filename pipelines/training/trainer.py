@@ -37,6 +37,7 @@ from strata.run.description import RunDescription
 from strata.run.finished import FinishedRun
 from strata.run.layout import RunDir
 from strata.run.metrics import add_class_metrics, scalar_metrics
+from strata.run.retrieval_metrics import add_retrieval_metrics
 from strata.training import cross_validation, environment, fine_tune, multi_worker
 from strata.training.callbacks import build_callbacks
 from strata.training.optimizers import build_optimizer
@@ -391,6 +392,8 @@ def _final_metrics(model, bundle, trainer) -> dict[str, dict]:
         values = model.evaluate(bundle.dataset(split, trainer.batch_size), steps=limit, verbose=0, return_dict=True)
         results[split] = {k: float(v) for k, v in values.items()}
         add_class_metrics(results, split, model, bundle.dataset(split, trainer.batch_size), bundle.task, limit)
+    if bundle.task.kind == "retrieval":  # recall@k and NDCG@k, beside the popularity baseline's
+        add_retrieval_metrics(results, model, bundle)
     return results
 
 
