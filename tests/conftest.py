@@ -192,3 +192,35 @@ class SlurmJob:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=30)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, for a server a test starts."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_answers(url: str, process: subprocess.Popen, log: Path, seconds: float, any_status: bool = False) -> None:
+    """Polls `url` (bounded by `seconds`) until the server started as `process` answers with 200,
+    or with any HTTP status when `any_status`; fails with the end of its `log` if it dies or never does."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200 or any_status:
+                    return
+        except urllib.error.HTTPError:
+            if any_status:
+                return  # an HTTP error is an answer
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer in {seconds:.0f} s:\n{log.read_text()[-3000:]}")

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,31 +20,11 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import TINY, assert_user_error, strata
+from tests.conftest import TINY, assert_user_error, free_port, strata, wait_until_answers
 
 MLFLOW = Path(sys.executable).parent / "mlflow"
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_answers(url: str, process: subprocess.Popen, log: Path, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"{url} did not answer in {seconds:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 class Server:
@@ -66,7 +45,7 @@ class Server:
              "--workers", "1"],
             stdout=open(log, "a"), stderr=subprocess.STDOUT, start_new_session=True,
         )
-        wait_until_answers(f"{self.url}/health", self.process, log)
+        wait_until_answers(f"{self.url}/health", self.process, log, seconds=120)
         return self
 
     def stop(self) -> None:
@@ -191,7 +170,7 @@ def test_mlflow_models_serve_answers_a_post_with_strata_predicts_classes(logged_
         env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
-        wait_until_answers(f"http://127.0.0.1:{port}/ping", server, log)
+        wait_until_answers(f"http://127.0.0.1:{port}/ping", server, log, seconds=120)
         body = json.dumps({"inputs": {"image": np.load(digit_images)[..., None].tolist()}}).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as answer:

@@ -11,19 +11,16 @@ import logging
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import assert_user_error, strata
+from tests.conftest import assert_user_error, free_port, strata, wait_until_answers
 
 pytest.importorskip("s3fs", reason="the test extra's s3fs (pip install -e '.[test]')")
 boto3 = pytest.importorskip("boto3", reason="the test extra's moto[server] brings boto3")
@@ -32,27 +29,6 @@ DATA, RUNS = "strata-data", "strata-runs"  # buckets
 ROWS, TEST_ROWS, IMAGES_PER_CLASS = 160, 30, 20
 # tiny runs: a plain MLP / the default CNN, two epochs, no report or SavedModel
 FAST = ("trainer.epochs=2", "trainer.batch_size=16", "report=false", "export=none")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_answers(url: str, process: subprocess.Popen, log: Path, seconds: float = 30) -> None:
-    """Polls `url` until the server answers anything over HTTP (bounded)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # an HTTP error is an answer
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer in {seconds:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 def table(n: int, seed: int) -> pd.DataFrame:
@@ -94,7 +70,7 @@ class S3:
         log = self.folder / "moto.log"
         self.process = subprocess.Popen([str(MOTO), "-H", "127.0.0.1", "-p", str(self.port)], stdout=open(log, "w"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until_answers(self.endpoint, self.process, log)
+        wait_until_answers(self.endpoint, self.process, log, seconds=30, any_status=True)
         return self
 
     def stop(self) -> None:
