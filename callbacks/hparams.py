@@ -74,10 +74,16 @@ class HParamsLogger(Callback):
         import tensorflow as tf
 
         from strata.run.metrics import PER_CLASS
+        from strata.run.retrieval_metrics import CURVE
 
         with self.writer.as_default():
-            for name, value in _scalars({k: v for k, v in metrics.items() if k != PER_CLASS}):
+            for name, value in _scalars({k: v for k, v in metrics.items() if k not in (PER_CLASS, CURVE)}):
                 tf.summary.scalar(f"final/{name}", value, step=0)
+            # a recommender's recall@k as a curve over k (the step axis): `retrieval/<split>_recall_at_k`
+            for split, curve in metrics.get(CURVE, {}).items():
+                for series in ("recall", "popularity_recall"):
+                    for k, value in zip(curve["k"], curve.get(series, [])):
+                        tf.summary.scalar(f"retrieval/{split}_{series}_at_k", float(value), step=int(k))
         self.writer.close()
 
 

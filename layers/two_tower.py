@@ -9,19 +9,97 @@ import numpy as np
 from keras import ops
 
 
-def tower(size: int, embedding_dim: int, units: list[int], name: str, normalize: bool = True, l2: float = 0.0) -> keras.Sequential:
-    """Ids (0: unknown) -> an embedding -> dense layers -> a vector (of unit length with `normalize`)."""
-    regularizer = keras.regularizers.L2(l2) if l2 else None
-    layers = [keras.layers.Embedding(size, embedding_dim, embeddings_regularizer=regularizer, name=f"{name}_embedding")]
-    for i, n in enumerate(units):
-        layers.append(keras.layers.Dense(n, activation="relu", name=f"{name}_dense{i}"))
-    if units:
-        layers.append(keras.layers.Dense(embedding_dim, name=f"{name}_output"))
-    if normalize:
-        layers.append(keras.layers.UnitNormalization(name=f"{name}_normalize"))
-    model = keras.Sequential(layers, name=name)
-    model.build((None,))
-    return model
+@keras.saving.register_keras_serializable(package="strata")
+class Tower(keras.layers.Layer):
+    """Ids (0: unknown) -> a vector: the id's embedding, beside the id's features when there are
+    any (numeric columns as they are, each categorical column through its own embedding), then
+    dense layers; of unit length with `normalize`.
+
+    The features live in the layer as tables indexed by id (`set_features`), so a model serves
+    from the raw id alone.
+
+    Args:
+        size: int. Ids, the unknown id 0 included.
+        embedding_dim: int. Size of the id's embedding, of each categorical feature's and of the output.
+        units: list of int. Dense ReLU layers after the embeddings (then one linear layer back to
+            `embedding_dim`; also when there are features and no `units`).
+        normalize: bool, default True.
+        l2: float, default 0.0. L2 penalty of the id embedding.
+        numeric: list of str. Names of the numeric features.
+        categorical: dict of str to int. Each categorical feature's number of values (0: missing).
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = Tower(3, 4, [], numeric=["age"], categorical={"colour": 2})
+    >>> layer.set_features(np.array([[0.0], [1.0], [-1.0]]), np.array([[0], [1], [2]]))
+    >>> tuple(layer(np.array([1, 2, 0])).shape)
+    (3, 4)
+    """
+
+    def __init__(self, size, embedding_dim, units=(), normalize=True, l2=0.0, numeric=(), categorical=None, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.embedding_dim, self.units = int(size), int(embedding_dim), [int(u) for u in units]
+        self.normalize, self.l2 = bool(normalize), float(l2)
+        self.numeric, self.categorical = [str(n) for n in numeric], {str(k): int(v) for k, v in (categorical or {}).items()}
+        regularizer = keras.regularizers.L2(self.l2) if self.l2 else None
+        self.embedding = keras.layers.Embedding(self.size, self.embedding_dim, embeddings_regularizer=regularizer,
+                                                name="embedding")
+        self.feature_embeddings = [keras.layers.Embedding(n + 1, self.embedding_dim, name=f"{name}_embedding")
+                                   for name, n in self.categorical.items()]
+        self.hidden = [keras.layers.Dense(n, activation="relu", name=f"dense{i}") for i, n in enumerate(self.units)]
+        features = bool(self.numeric or self.categorical)
+        self.output_layer = keras.layers.Dense(self.embedding_dim, name="output") if (self.units or features) else None
+        self.numeric_table = self.add_weight(shape=(self.size, max(1, len(self.numeric))), initializer="zeros",
+                                             trainable=False, name="numeric_features")
+        self.categorical_table = self.add_weight(shape=(self.size, max(1, len(self.categorical))), initializer="zeros",
+                                                 dtype="int64", trainable=False, name="categorical_features")
+        self.build((None,))
+
+    def build(self, input_shape):
+        self.embedding.build((None,))
+        width = self.embedding_dim * (1 + len(self.categorical)) + len(self.numeric)
+        for layer in self.feature_embeddings:
+            layer.build((None,))
+        for layer in self.hidden:
+            layer.build((None, width))
+            width = layer.units
+        if self.output_layer is not None:
+            self.output_layer.build((None, width))
+        self.built = True
+
+    def set_features(self, numeric: np.ndarray, categorical: np.ndarray) -> None:
+        """The features of every id, in index order: numeric (size, len(numeric)), categorical
+        (size, len(categorical)) value indices."""
+        if self.numeric:
+            self.numeric_table.assign(np.asarray(numeric, dtype="float32").reshape(self.size, len(self.numeric)))
+        if self.categorical:
+            self.categorical_table.assign(np.asarray(categorical, dtype="int64").reshape(self.size, len(self.categorical)))
+
+    def call(self, index, training=False):
+        parts = [self.embedding(index)]
+        if self.categorical:
+            values = ops.take(self.categorical_table, index, axis=0)
+            parts += [layer(values[:, j]) for j, layer in enumerate(self.feature_embeddings)]
+        if self.numeric:
+            parts.append(ops.cast(ops.take(self.numeric_table, index, axis=0), parts[0].dtype))
+        x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+        for layer in self.hidden:
+            x = layer(x)
+        if self.output_layer is not None:
+            x = self.output_layer(x)
+        if self.normalize:
+            x = x / ops.maximum(ops.norm(x, axis=-1, keepdims=True), 1e-12)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.embedding_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"size": self.size, "embedding_dim": self.embedding_dim, "units": self.units, "normalize": self.normalize,
+                       "l2": self.l2, "numeric": self.numeric, "categorical": self.categorical})
+        return config
 
 
 @keras.saving.register_keras_serializable(package="strata")
@@ -53,6 +131,8 @@ class TwoTowerRetrieval(keras.Model):
         remove_accidental_hits: bool, default True.
         top_k: int, default 10. Items `recommend` returns unless told otherwise.
         seen_count: int, default 0. The number of distinct training (user, item) pairs.
+        user_features, item_features: dict, optional. `{"numeric": [names], "categorical":
+            {name: values}}` of each tower's features (`Tower`), set by `set_features`.
 
     Example:
 
@@ -78,6 +158,8 @@ class TwoTowerRetrieval(keras.Model):
         remove_accidental_hits: bool = True,
         top_k: int = 10,
         seen_count: int = 0,
+        user_features: dict | None = None,
+        item_features: dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -91,8 +173,14 @@ class TwoTowerRetrieval(keras.Model):
         self.user_lookup = keras.layers.StringLookup(vocabulary=self.users, name="user_lookup")
         self.item_lookup = keras.layers.StringLookup(vocabulary=self.items, name="item_lookup")
         self.item_ids = keras.layers.StringLookup(vocabulary=self.items, invert=True, name="item_ids")
-        self.user_tower = tower(len(self.users) + 1, self.embedding_dim, self.tower_units, "user_tower", **self._tower_options())
-        self.item_tower = tower(len(self.items) + 1, self.embedding_dim, self.tower_units, "item_tower", **self._tower_options())
+        self.user_features = {"numeric": list((user_features or {}).get("numeric", [])),
+                              "categorical": dict((user_features or {}).get("categorical", {}))}
+        self.item_features = {"numeric": list((item_features or {}).get("numeric", [])),
+                              "categorical": dict((item_features or {}).get("categorical", {}))}
+        self.user_tower = Tower(len(self.users) + 1, self.embedding_dim, self.tower_units, name="user_tower",
+                                **self.user_features, **self._tower_options())
+        self.item_tower = Tower(len(self.items) + 1, self.embedding_dim, self.tower_units, name="item_tower",
+                                **self.item_features, **self._tower_options())
         # the training interactions: each item's count (index 0: unknown), each user's items as
         # the rows of a ragged array (row 0: unknown users, empty)
         self.item_counts = self.add_weight(shape=(len(self.items) + 1,), initializer="zeros", trainable=False,
@@ -126,6 +214,10 @@ class TwoTowerRetrieval(keras.Model):
         self.seen_splits.assign(np.r_[0, np.cumsum(per_user)].astype("int64"))
         values = pairs[:, 1] if len(pairs) else np.zeros(1, "int64")
         self.seen_items.assign(values.astype("int64"))
+
+    def set_features(self, kind: str, numeric: np.ndarray, categorical: np.ndarray) -> None:
+        """The features of every user (`kind="user"`) or item, in lookup order (row 0: unknown)."""
+        (self.user_tower if kind == "user" else self.item_tower).set_features(numeric, categorical)
 
     def item_probability(self, item_index):
         """Each item's share of the training interactions."""
@@ -240,6 +332,8 @@ class TwoTowerRetrieval(keras.Model):
             "remove_accidental_hits": self.remove_accidental_hits,
             "top_k": self.top_k,
             "seen_count": self.seen_count,
+            "user_features": self.user_features,
+            "item_features": self.item_features,
         }
 
 

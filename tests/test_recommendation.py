@@ -54,6 +54,49 @@ def test_two_tower_beats_the_popularity_baseline(run):
     summary = log[log.index("run finished"):]
     assert "recall_at_10" in summary and "popularity_recall_at_10" in summary and "ndcg_at_10" in summary
     assert "recall@k" in (run / "report.html").read_text()
+    # the experiment's feature tables are read and joined by id
+    assert "user features from users.csv: 1 numeric (age), 1 categorical (segment); 2,000 of 2,000" in log
+    assert "item features from items.csv: 1 numeric (price), 1 categorical (category)" in log
+
+
+@pytest.mark.slow
+def test_tensorboard_holds_recall_over_k(run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    metrics = json.loads((run / "metrics.json").read_text())["retrieval_curve"]
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"tensors": 0}).Reload()
+    tags = events.Tags()["tensors"]
+    for split in ("validation", "test"):
+        for series in ("recall", "popularity_recall"):
+            points = events.Tensors(f"retrieval/{split}_{series}_at_k")
+            assert [p.step for p in points] == metrics[split]["k"]
+            assert np.allclose([float(make_ndarray(p.tensor_proto)) for p in points], metrics[split][series])
+    assert "final/test_recall_at_10" in tags
+
+
+@pytest.mark.slow
+def test_feature_tables_raise_recall(run, tmp_path):
+    """The same experiment without the user and item feature tables: the ids alone recall fewer
+    held-out items (the features reveal part of each user's and item's latent tastes)."""
+    result = strata("train", "experiment=recommend_two_tower", "trainer.epochs=8", "data.user_features.path=null",
+                    "data.item_features.path=null", "report=false", "export=none", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert result.code == 0, result.text
+    assert "features from" not in (tmp_path / "run" / "train.log").read_text()
+    without = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    with_features = json.loads((run / "metrics.json").read_text())["test"]
+    assert with_features["recall_at_10"] > without["recall_at_10"] + 0.02, (with_features, without)
+
+
+def test_feature_table_aligns_to_the_vocabulary():
+    from strata.data.interactions_source import IdFeatures
+
+    table = IdFeatures("item", np.array(["b", "a", "c"], dtype=object), {"price": np.array([1.0, np.nan, 3.0])},
+                       {"colour": np.array(["red", "blue", ""], dtype=object)}, "items.csv")
+    numeric, categorical, sizes = table.aligned(["a", "b", "c", "d"])  # d has no row
+    # row 0: an unknown id; price standardized over the rows that have one (b: 1, c: 3), missing at the mean
+    assert numeric[:, 0].tolist() == [0.0, 0.0, -1.0, 1.0, 0.0]
+    assert sizes == {"colour": 2} and categorical[:, 0].tolist() == [0, 1, 2, 0, 0]  # blue 1, red 2, missing 0
 
 
 @pytest.mark.slow
@@ -150,6 +193,23 @@ def test_bad_interactions_end_with_one_line(tmp_path):
                     "data.split.validation=0", "data.split.test=0.3", "trainer.epochs=1", cwd=tmp_path)
     assert_user_error(result, "user 'b'", "none in training", "cold_users=drop")
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("model.keras"))
+
+
+@pytest.mark.slow
+def test_bad_feature_tables_end_with_one_line(tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text("user,item,timestamp\na,x,1\na,y,2\na,z,3\nb,x,4\nb,y,5\nb,z,6\n")
+    (tmp_path / "items.csv").write_text("item,colour,price\nx,red,1\ny,blue,2\nx,green,3\n")
+    result = strata("train", "data=interactions", f"data.path={events}", f"data.item_features.path={tmp_path / 'items.csv'}",
+                    "trainer.epochs=1", cwd=tmp_path)
+    assert_user_error(result, "data.item_features.path", "item 'x' has 2 rows", "items.csv", "lines 2 and 4")
+    (tmp_path / "users.csv").write_text("user_id,age\na,30\nb,40\n")
+    result = strata("train", "data=interactions", f"data.path={events}", f"data.user_features.path={tmp_path / 'users.csv'}",
+                    "data.user_features.columns=[agee]", "data.user_features.id_column=user_id", "trainer.epochs=1", cwd=tmp_path)
+    assert_user_error(result, "data.user_features.columns", "'agee'", "Did you mean 'age'?")
+    result = strata("train", "data=interactions", f"data.path={events}", f"data.user_features.path={tmp_path / 'users.csv'}",
+                    "trainer.epochs=1", cwd=tmp_path)
+    assert_user_error(result, "data.user_features.id_column=user", "Did you mean 'user_id'?")
 
 
 @pytest.mark.parametrize("module", ["strata.layers.two_tower", "strata.run.retrieval_metrics"])

@@ -39,6 +39,9 @@ class DataBundle:
     # batch of model inputs (the pixel arrays), run in tf.data's parallel map; for inputs too
     # big to hold in memory
     decoders: dict[str, Any] = field(default_factory=dict)
+    # data=interactions: "user" / "item" -> their feature tables by id
+    # (`strata.data.interactions_source.IdFeatures`), which the model keeps
+    side_features: dict[str, Any] = field(default_factory=dict)
 
     def feature(self, name: str) -> Feature:
         return next(f for f in self.features if f.name == name)

@@ -8,7 +8,9 @@ the same moments, `random` holds out random rows. Held-out interactions of a use
 training interaction are refused (`split.cold_users=error`) or dropped (`drop`).
 
 The bundle's features are the `user` and `item` ids as strings (`categorical`); each split's
-targets are the ratings when a rating column is named, else none.
+targets are the ratings when a rating column is named, else none. Optional feature tables
+(`user_features`, `item_features`: one row per id) describe users and items; they are read into
+`DataBundle.side_features` as `IdFeatures`, and the model keeps them, looked up by id.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from __future__ import annotations
 import logging
 import urllib.request
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
+from strata.config.schema import StrictModel
 from strata.data import file_paths
 from strata.data.bundle import DataBundle, Split
 from strata.data.features import Feature, Task
@@ -43,6 +47,15 @@ class InteractionsSplitConfig(SplitConfig):
     cold_users: Literal["error", "drop"] = "error"
 
 
+class FeatureTableConfig(StrictModel):
+    """A table of user (or item) features, one row per id: `data.user_features`, `data.item_features`."""
+
+    path: str | None = None  # null: no table
+    id_column: str | None = None  # null: the interactions' user_column (item_column)
+    columns: list[str] | None = None  # null: every other column
+    delimiter: str | None = None
+
+
 class InteractionsConfig(DataConfig):
     """The `interactions` source's keys; conf/data/interactions.yaml documents each one."""
 
@@ -58,6 +71,8 @@ class InteractionsConfig(DataConfig):
     rating_column: str | None = None
     timestamp_column: str | None = "timestamp"
     min_rating: float | None = None
+    user_features: FeatureTableConfig = Field(default_factory=FeatureTableConfig)
+    item_features: FeatureTableConfig = Field(default_factory=FeatureTableConfig)
     split: InteractionsSplitConfig = Field(default_factory=InteractionsSplitConfig)
 
 
@@ -84,13 +99,102 @@ def load(cfg: InteractionsConfig, seed: int) -> DataBundle:
     train = splits["train"]
     log.info("data: %s interactions of %s users and %s items in training (split by %s)", f"{len(train):,}",
              f"{len(np.unique(train.x[USER])):,}", f"{len(np.unique(train.x[ITEM])):,}", cfg.split.strategy)
-    return DataBundle(features, task, splits, cfg.pipeline, seed)
+    side = {}
+    for kind, table in ((USER, cfg.user_features), (ITEM, cfg.item_features)):
+        if table.path is not None:
+            side[kind] = _feature_table(cfg, kind, table, np.unique(train.x[kind]))
+    return DataBundle(features, task, splits, cfg.pipeline, seed, side_features=side)
+
+
+@dataclass
+class IdFeatures:
+    """The features of users (or items) by id, from `data.user_features` (`data.item_features`).
+
+    `numeric` holds each numeric column's values (NaN where missing), `categorical` each other
+    column's values as strings ("" where missing), both in the order of `ids`.
+    """
+
+    kind: str
+    ids: np.ndarray
+    numeric: dict[str, np.ndarray]
+    categorical: dict[str, np.ndarray]
+    source: str
+
+    def aligned(self, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        """The features of index 0 (an unknown id) and of each id of `vocabulary`, in its order
+        (a `StringLookup`'s indices): numeric columns standardized over the vocabulary's rows,
+        missing values at 0 (the mean); categorical columns as indices into their values, 0 for
+        missing. Returns (numeric (n + 1, columns) float32, categorical (n + 1, columns) int64,
+        the number of values of each categorical column)."""
+        position = {id_: row for row, id_ in enumerate(self.ids.tolist())}
+        rows = np.asarray([position.get(v, -1) for v in vocabulary], dtype="int64")
+        present = rows >= 0
+        numeric = np.zeros((len(vocabulary) + 1, len(self.numeric)), dtype="float32")
+        for j, values in enumerate(self.numeric.values()):
+            column = np.full(len(vocabulary), np.nan)
+            column[present] = values[rows[present]]
+            known = column[~np.isnan(column)]
+            mean, std = (known.mean(), known.std()) if len(known) else (0.0, 1.0)
+            numeric[1:, j] = np.nan_to_num((column - mean) / (std if std > 0 else 1.0), nan=0.0)
+        categorical = np.zeros((len(vocabulary) + 1, len(self.categorical)), dtype="int64")
+        sizes = {}
+        for j, (name, values) in enumerate(self.categorical.items()):
+            column = np.full(len(vocabulary), "", dtype=object)
+            column[present] = values[rows[present]]
+            levels = sorted({v for v in column.tolist() if v != ""})
+            index = {v: i + 1 for i, v in enumerate(levels)}
+            categorical[1:, j] = [index.get(v, 0) for v in column.tolist()]
+            sizes[name] = len(levels)
+        return numeric, categorical, sizes
+
+
+def _feature_table(cfg: InteractionsConfig, kind: str, table: FeatureTableConfig, train_ids: np.ndarray) -> IdFeatures:
+    """One feature table, checked: its id column exists and holds each id once, its feature
+    columns exist; numbers become numeric features, anything else categorical."""
+    key = f"data.{kind}_features"
+    files = file_paths.matching_files(table.path, cfg.base_dir, key=f"{key}.path")
+    if len(files) != 1:
+        raise DataError(f"{key}.path={table.path}: {len(files)} files match; a feature table is one file.")
+    frame = _read_frame(files[0], table.delimiter, True, None, f"{key}.path")
+    columns = [str(c) for c in frame.columns]
+    id_column = table.id_column or (cfg.user_column if kind == USER else cfg.item_column)
+    if id_column not in columns:
+        raise DataError(f"{key}.id_column={id_column}: no column '{id_column}' in {files[0]}.{suggestion(id_column, columns)} "
+                        f"Columns: {', '.join(columns)}.")
+    ids = frame[id_column].to_numpy(dtype=object).astype(str)
+    unique, first, counts = np.unique(ids, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        twice = unique[counts > 1]
+        rows = np.flatnonzero(ids == twice[0])[:2] + 2  # file lines: the header is line 1
+        raise DataError(f"{key}.path: {kind} '{twice[0]}' has {counts[counts > 1][0]} rows in {files[0]} (lines {rows[0]} and "
+                        f"{rows[1]}; {len(twice)} such ids); a feature table holds one row per {kind}.")
+    names = table.columns if table.columns is not None else [c for c in columns if c != id_column]
+    for name in names:
+        if name not in columns or name == id_column:
+            others = [c for c in columns if c != id_column]
+            raise DataError(f"{key}.columns: no feature column '{name}' in {files[0]}.{suggestion(name, others)} "
+                            f"Columns: {', '.join(others)}.")
+    if not names:
+        raise DataError(f"{key}: {files[0]} has no feature column beside '{id_column}'.")
+    numeric, categorical = {}, {}
+    for name in names:
+        raw = frame[name].to_numpy(dtype=object).astype(str)
+        blank = np.char.strip(raw) == ""
+        parsed = np.asarray([_number(v) if not b else np.nan for v, b in zip(raw, blank)], dtype="float64")
+        if np.isnan(parsed[~blank]).any() or blank.all():
+            categorical[name] = np.where(blank, "", raw).astype(object)
+        else:
+            numeric[name] = parsed
+    covered = np.isin(train_ids.astype(str), ids)
+    log.info("data: %s features from %s: %s numeric (%s), %s categorical (%s); %s of %s training %ss have a row%s",
+             kind, files[0].name, len(numeric), ", ".join(numeric) or "-", len(categorical), ", ".join(categorical) or "-",
+             f"{int(covered.sum()):,}", f"{len(train_ids):,}", kind,
+             "" if covered.all() else " (the others get the mean and an unknown value)")
+    return IdFeatures(kind, ids.astype(object), numeric, categorical, str(files[0]))
 
 
 def _read(cfg: InteractionsConfig):
     """The interactions table (every column as strings) and the file it came from."""
-    import pandas as pd
-
     movielens = cfg.name == MOVIELENS_100K and cfg.column_names is None
     if cfg.path is None:
         if cfg.name != MOVIELENS_100K:
@@ -102,22 +206,32 @@ def _read(cfg: InteractionsConfig):
         if len(files) != 1:
             raise DataError(f"data.path={cfg.path}: {len(files)} files match; interactions are read from one file.")
         path = files[0]
+    delimiter = cfg.delimiter or ("\t" if movielens else None)
+    frame = _read_frame(path, delimiter, False if movielens else cfg.header,
+                        MOVIELENS_COLUMNS if movielens else cfg.column_names, "data.path")
+    return frame, path
+
+
+def _read_frame(path: Path, delimiter: str | None, header: bool, names: list[str] | None, key: str):
+    """A CSV/TSV/Parquet file as a table of strings (missing cells: ""); a `DataError` naming
+    `key` when it cannot be read or holds no rows."""
+    import pandas as pd
+
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path).astype(str)
+            frame = pd.read_parquet(path)
+            frame = frame.astype(str).where(frame.notna(), "")
         else:
-            delimiter = cfg.delimiter or ("\t" if movielens or suffix in (".tsv", ".tab", ".data") else ",")
+            delimiter = delimiter or ("\t" if suffix in (".tsv", ".tab", ".data") else ",")
             delimiter = "\t" if delimiter == "\\t" else delimiter
-            header = False if movielens else cfg.header
-            names = MOVIELENS_COLUMNS if movielens else cfg.column_names
             frame = pd.read_csv(path, sep=delimiter, header=0 if header else None, names=names, dtype=str,
                                 keep_default_na=False, engine="c")
     except (ValueError, OSError) as ex:  # pandas' parser errors are ValueErrors
-        raise DataError(f"data.path: cannot read {path} as a table: {str(ex).splitlines()[0]}") from None
+        raise DataError(f"{key}: cannot read {path} as a table: {str(ex).splitlines()[0]}") from None
     if frame.empty:
-        raise DataError(f"data.path: {path} holds no interactions.")
-    return frame, path
+        raise DataError(f"{key}: {path} holds no rows.")
+    return frame
 
 
 def _columns(cfg: InteractionsConfig, frame, source: Path):

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from strata.errors import ConfigError
-from strata.models.families.two_tower import training_interactions
+from strata.models.families.two_tower import side_features, training_interactions, with_side_features
 from strata.models.schema import ModelConfig
 from strata.registry import FAMILIES
 
@@ -41,9 +41,10 @@ def build(ctx):
     if ratings is None:
         raise ConfigError("model=matrix_factorization learns explicit ratings; set data.rating_column (e.g. rating), "
                           "or use model=two_tower for implicit feedback.")
-    unique_items = np.unique(items).tolist()
+    unique_users, unique_items = np.unique(users).tolist(), np.unique(items).tolist()
+    specs, tables = side_features(ctx.bundle, unique_users, unique_items)
     model = MatrixFactorization(
-        np.unique(users).tolist(),
+        unique_users,
         unique_items,
         embedding_dim=cfg.embedding_dim,
         tower_units=cfg.tower_units,
@@ -52,6 +53,7 @@ def build(ctx):
         top_k=min(cfg.top_k, len(unique_items)),
         seen_count=len(np.unique(np.stack([users, items], axis=1), axis=0)),
         name=cfg.name,
+        **specs,
     )
     model.set_training_interactions(users, items)
-    return model
+    return with_side_features(model, tables)

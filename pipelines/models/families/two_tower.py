@@ -4,7 +4,9 @@ item by brute force (`strata.layers.TwoTowerRetrieval`).
 
 The data is interactions (`data=interactions`): the model's vocabularies are the training
 split's users and items, its popularity counts and each user's seen items come from the same
-split. The export's `serving_default` takes a raw user id and returns the top-k item ids.
+split. User and item feature tables (`data.user_features`, `data.item_features`) join each
+tower's id embedding; the model keeps them by id. The export's `serving_default` takes a raw
+user id and returns the top-k item ids.
 """
 
 from __future__ import annotations
@@ -41,6 +43,26 @@ def training_interactions(bundle):
     return train.x["user"].reshape(-1).astype(str), train.x["item"].reshape(-1).astype(str)
 
 
+def side_features(bundle, users: list[str], items: list[str]) -> tuple[dict, dict]:
+    """The towers' feature specs (`user_features`, `item_features` of the model) and their
+    tables aligned to the vocabularies (`kind -> (numeric, categorical)`, row 0: unknown)."""
+    specs, tables = {}, {}
+    for kind, vocabulary in (("user", users), ("item", items)):
+        table = bundle.side_features.get(kind)
+        if table is None:
+            continue
+        numeric, categorical, sizes = table.aligned(vocabulary)
+        specs[f"{kind}_features"] = {"numeric": list(table.numeric), "categorical": sizes}
+        tables[kind] = (numeric, categorical)
+    return specs, tables
+
+
+def with_side_features(model, tables: dict):
+    for kind, (numeric, categorical) in tables.items():
+        model.set_features(kind, numeric, categorical)
+    return model
+
+
 @FAMILIES.register("two_tower", TwoTowerConfig, task="retrieval", raw_inputs=("categorical",))
 def build(ctx):
     import numpy as np
@@ -51,6 +73,7 @@ def build(ctx):
     users, items = training_interactions(ctx.bundle)
     unique_users, unique_items = np.unique(users).tolist(), np.unique(items).tolist()
     seen = len(np.unique(np.stack([users, items], axis=1), axis=0))
+    specs, tables = side_features(ctx.bundle, unique_users, unique_items)
     model = TwoTowerRetrieval(
         unique_users,
         unique_items,
@@ -62,6 +85,7 @@ def build(ctx):
         top_k=min(cfg.top_k, len(unique_items)),
         seen_count=seen,
         name=cfg.name,
+        **specs,
     )
     model.set_training_interactions(users, items)
-    return model
+    return with_side_features(model, tables)
