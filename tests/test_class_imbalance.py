@@ -82,7 +82,7 @@ def test_balanced_weights_raise_the_balanced_accuracy_of_the_test_split(imbalanc
 @pytest.mark.parametrize("name", ["none", "balanced"])
 def test_per_class_metrics_are_consistent(imbalance, name):
     metrics = _metrics(imbalance, name)
-    assert set(metrics) == {"train", "validation", "test", "per_class"}
+    assert set(metrics) == {"train", "validation", "test", "per_class", "evaluated_rows"}
     sizes = {"test": int(ROWS * TEST_FRACTION), "validation": int(ROWS * 0.1)}
     for split in ("train", "validation", "test"):
         table, values = metrics["per_class"][split], metrics[split]

@@ -19,7 +19,7 @@ def test_run_directory_holds_every_artifact(digits_run):
     assert list((digits_run / "tensorboard" / "train").glob("events.out.tfevents.*"))
     assert list((digits_run / "tensorboard" / "validation").glob("events.out.tfevents.*"))
     metrics = json.loads((digits_run / "metrics.json").read_text())
-    assert set(metrics) == {"train", "validation", "test", "per_class"}
+    assert set(metrics) == {"train", "validation", "test", "per_class", "evaluated_rows"}
     assert {"loss", "accuracy", "balanced_accuracy", "macro_f1"} <= set(metrics["test"])
     assert set(metrics["per_class"]["test"]) == {str(d) for d in range(10)}
     assert "epoch 2/2" in (digits_run / "train.log").read_text()

@@ -56,7 +56,7 @@ def regression_run(tmp_path_factory):
 def test_metrics_hold_each_fold_and_their_mean_and_std(regression_run):
     _, run, result = regression_run
     metrics = json.loads((run / "metrics.json").read_text())
-    assert set(metrics) == {"train", "test", "cross_validation"}  # the final model has no validation split
+    assert set(metrics) == {"train", "test", "cross_validation", "evaluated_rows"}  # the final model has no validation split
     section = metrics["cross_validation"]
     assert section["k"] == 3 and len(section["folds"]) == 3
     for name in ("loss", "mae", "rmse"):

@@ -115,7 +115,7 @@ def test_two_workers_train_one_model_and_only_the_chief_writes(tmp_path):
     assert (runs[0] / "model.keras").is_file() and (runs[0] / "metrics.json").is_file()
     assert not runs[1].exists(), "a non-chief worker left its run directory behind"
     metrics = json.loads((runs[0] / "metrics.json").read_text())
-    assert set(metrics) == {"train", "validation", "per_class"}  # a classifier's per-class tables too
+    assert set(metrics) == {"train", "validation", "per_class", "evaluated_rows"}  # a classifier's per-class tables too
     assert set(metrics["per_class"]) == {"train", "validation"}
 
 

@@ -112,6 +112,10 @@ class TrainerConfig(StrictModel):
     deterministic: bool = True
     verbose: Literal[0, 1, 2] = 0
     evaluate_test: bool = True
+    # the end-of-run training metrics: sample (the final model on a uniform sample of
+    # evaluate_train_rows training rows), full (every training row), none
+    evaluate_train: Literal["sample", "full", "none"] = "sample"
+    evaluate_train_rows: int = Field(10_000, ge=1)
     init_from: str | None = Field(None, min_length=1)
     fine_tune: FineTuneConfig = Field(default_factory=FineTuneConfig)
 

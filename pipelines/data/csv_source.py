@@ -2,7 +2,8 @@
 
 Column types are inferred (numbers -> numeric, few distinct strings -> categorical, free text ->
 text) unless `features` names them, and the task follows from the target unless the root `task`
-key sets it. Files larger than `in_memory_max_mb` are streamed (see `csv_streaming`).
+key sets it. Files larger than `in_memory_max_mb` (null: a budget from the memory available, see
+`strata.data.memory`) are streamed (see `csv_streaming`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from strata.data import file_paths, tables
+from strata.data import file_paths, memory, tables
 from strata.data.bundle import DataBundle, Split
 from strata.data.columns import TextOptions, plan_columns, read_options, typed_columns
 from strata.data.schema import ClassWeightConfig, FileDataConfig
@@ -30,7 +31,7 @@ class CsvConfig(FileDataConfig, ClassWeightConfig):
 
     source: Literal["csv"] = "csv"
     name: str = "csv"
-    in_memory_max_mb: float = Field(100.0, gt=0)
+    in_memory_max_mb: float | None = Field(None, gt=0)  # null: from the memory available (strata.data.memory)
     target: str = Field(min_length=1)
     delimiter: str = ","
     header: bool = True
@@ -46,23 +47,39 @@ class CsvConfig(FileDataConfig, ClassWeightConfig):
     sample_rows: int = Field(100_000, ge=100)
 
 
+def _threshold(cfg: CsvConfig, size_mb: float) -> tuple[float, str]:
+    """The largest CSV (MB) loaded whole, and why: `data.in_memory_max_mb`, or (null) the memory
+    budget of `strata.data.memory`."""
+    if cfg.in_memory_max_mb is not None:
+        return cfg.in_memory_max_mb, f"data.in_memory_max_mb={cfg.in_memory_max_mb:g}"
+    budget = memory.budget_mb()
+    threshold = memory.csv_threshold_mb(budget)
+    if budget is None:
+        return threshold, f"{threshold:g} MB (the system does not report its available memory; set data.in_memory_max_mb)"
+    return threshold, (f"{threshold:.3g} MB, the largest CSV whose loading (about {memory.LOAD_FACTOR:g}x its size) fits a "
+                       f"quarter of the {memory.available_mb() / 1024:.3g} GB available (data.in_memory_max_mb=null)")
+
+
 @SOURCES.register("csv", CsvConfig)
 def load(cfg: CsvConfig, seed: int) -> DataBundle:
     files = file_paths.matching_files(cfg.path, cfg.base_dir)
     delimiter = tables.delimiter_of(cfg.delimiter, files)
     size_mb = sum(f.stat().st_size for f in files) / 2**20
     streamable = all(f.suffix.lower() not in (".parquet", ".pq") for f in files)
-    if size_mb > cfg.in_memory_max_mb and streamable and not (cfg.validation_path or cfg.test_path):
-        if (cfg.split.folds or 1) > 1:
-            raise DataError(
-                f"data.split.folds={cfg.split.folds}: cross-validation needs the rows in memory, but data.path "
-                f"({size_mb:.3g} MB) is above data.in_memory_max_mb={cfg.in_memory_max_mb:g} and would be streamed; "
-                "raise data.in_memory_max_mb if the table fits in memory, or train without data.split.folds."
-            )
-        from strata.data.csv_streaming import load_streaming
+    if streamable and not (cfg.validation_path or cfg.test_path):
+        threshold, why = _threshold(cfg, size_mb)
+        if size_mb > threshold:
+            if (cfg.split.folds or 1) > 1:
+                raise DataError(
+                    f"data.split.folds={cfg.split.folds}: cross-validation needs the rows in memory, but data.path "
+                    f"({size_mb:.3g} MB) is above {why} and would be streamed; set data.in_memory_max_mb above "
+                    f"{size_mb:.3g} if the table fits in memory, or train without data.split.folds."
+                )
+            from strata.data.csv_streaming import load_streaming
 
-        log.info("data: %.3g MB of CSV is above data.in_memory_max_mb=%s: streaming it", size_mb, cfg.in_memory_max_mb)
-        return load_streaming(cfg, files, delimiter, seed)
+            log.info("data: %.3g MB of CSV is above %s: streaming it", size_mb, why)
+            return load_streaming(cfg, files, delimiter, seed)
+        log.info("data: %.3g MB of CSV is within %s: loading it whole", size_mb, why)
 
     table = tables.read_table(files, delimiter, key="data.path", **read_options(cfg))
     layout = plan_columns(cfg, table)

@@ -22,7 +22,9 @@ import numpy as np
 SPLITS = ("train", "validation", "test")
 PER_CLASS = "per_class"
 # sections of metrics.json that are not splits: each is shown on its own
-NOT_SPLITS = (PER_CLASS, "cross_validation", "retrieval_curve")
+# "evaluated_rows": the rows behind each split's metrics (the training split's can be a sample)
+EVALUATED = "evaluated_rows"
+NOT_SPLITS = (PER_CLASS, "cross_validation", "retrieval_curve", EVALUATED)
 CLASSIFICATION = ("binary", "multiclass")
 
 

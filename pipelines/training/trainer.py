@@ -25,6 +25,7 @@ from strata.callbacks import CallbackContext
 from strata.callbacks.terminate_on_nan import TrainingDiverged
 from strata.config.schema import RootConfig
 from strata.data import class_weights
+from strata.data.bundle import DataBundle
 from strata.data.loading import load_data
 from strata.errors import ConfigError, WorkerLost
 from strata.export.exporter import export_model
@@ -36,7 +37,7 @@ from strata.run.atomic import atomic_path, write_json_atomic
 from strata.run.description import RunDescription
 from strata.run.finished import FinishedRun
 from strata.run.layout import RunDir
-from strata.run.metrics import add_class_metrics, scalar_metrics
+from strata.run.metrics import EVALUATED, add_class_metrics, scalar_metrics
 from strata.run.retrieval_metrics import add_retrieval_metrics
 from strata.training import cross_validation, environment, fine_tune, multi_worker
 from strata.training.callbacks import build_callbacks
@@ -383,18 +384,52 @@ def _epochs_trained(model, history) -> int:
 
 
 def _final_metrics(model, bundle, trainer) -> dict[str, dict]:
-    """The trained model's metrics on each split, and a classifier's per-class ones (`metrics.json`)."""
-    results: dict[str, dict[str, float]] = {}
+    """The trained model's metrics on each split, and a classifier's per-class ones (`metrics.json`).
+
+    The training split is evaluated on a bounded uniform sample of its rows by default
+    (`trainer.evaluate_train=sample`): a second pass over every training row would cost as much
+    as an epoch, to measure what its sample measures within noise. `evaluated_rows` says how
+    many rows each split's metrics come from."""
+    results: dict[str, dict] = {}
+    evaluated: dict[str, str] = {}
     for split in ("train", "validation", "test"):
         if split not in bundle.splits or (split == "test" and not trainer.evaluate_test):
             continue
-        limit = trainer.steps_per_epoch if split == "train" else trainer.validation_steps
-        values = model.evaluate(bundle.dataset(split, trainer.batch_size), steps=limit, verbose=0, return_dict=True)
+        if split == "train" and trainer.evaluate_train == "none":
+            continue
+        source, limit = bundle, trainer.validation_steps
+        if split == "train":
+            source, evaluated[split] = _training_rows(bundle, trainer)
+            limit = trainer.steps_per_epoch
+        values = model.evaluate(source.dataset(split, trainer.batch_size), steps=limit, verbose=0, return_dict=True)
         results[split] = {k: float(v) for k, v in values.items()}
-        add_class_metrics(results, split, model, bundle.dataset(split, trainer.batch_size), bundle.task, limit)
+        add_class_metrics(results, split, model, source.dataset(split, trainer.batch_size), bundle.task, limit)
+        evaluated.setdefault(split, f"{bundle.size(split):,} rows")
+    if evaluated:
+        results[EVALUATED] = evaluated
     if bundle.task.kind == "retrieval":  # recall@k and NDCG@k, beside the popularity baseline's
         add_retrieval_metrics(results, model, bundle)
     return results
+
+
+def _training_rows(bundle, trainer):
+    """The bundle to evaluate the training split from, and what it holds: `bundle` itself
+    (`evaluate_train=full`, or a training split no larger than `evaluate_train_rows`), else a
+    bundle of a uniform sample of the training rows held in memory (seeded by the run's seed;
+    a streamed CSV's sample is the one its checking pass kept)."""
+    import numpy as np
+
+    total = bundle.size("train")
+    held = bundle.splits["train"]
+    if trainer.evaluate_train == "full" or (total <= trainer.evaluate_train_rows and len(held) == total):
+        return bundle, f"{total:,} rows"
+    rows = min(trainer.evaluate_train_rows, len(held))
+    if rows < len(held):
+        chosen = np.sort(np.random.default_rng(bundle.seed).choice(len(held), rows, replace=False))
+        held = held.take(chosen)
+    sample = DataBundle(bundle.features, bundle.task, {"train": held}, bundle.pipeline.model_copy(update={"cache": False}),
+                        bundle.seed, decoders=bundle.decoders, side_features=bundle.side_features)
+    return sample, f"a uniform sample of {rows:,} of {total:,} rows (trainer.evaluate_train=sample)"
 
 
 def _save(model, finished: FinishedRun, metrics: dict, callbacks: list):
@@ -442,6 +477,8 @@ def _summary(run: RunDir, results: dict, export_path, epochs: int, seconds: floa
         lines.append(f"  {split:<10} {shown}")
     if cross_validation.SECTION in results:
         lines.append(f"  {'folds':<10} {cross_validation.summary(results[cross_validation.SECTION])}")
+    if "sample" in results.get(EVALUATED, {}).get("train", ""):
+        lines.append(f"  (train: {results[EVALUATED]['train']})")
     lines.append(f"  model:         {run.model}")
     if export_path is not None:
         lines.append(f"  SavedModel:    {export_path}")
