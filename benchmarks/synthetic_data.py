@@ -69,3 +69,22 @@ def make_text(path: Path, rows: int, source: Path, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def make_regression_csv(path: Path, rows: int, columns: int = 9, seed: int = 0) -> Path:
+    """A table of `columns` numeric columns `x0..` and a numeric `target` (a noisy linear and
+    quadratic function of them), written in blocks so that millions of rows stay cheap."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=columns)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = 200_000
+    for start in range(0, rows, block):
+        n = min(block, rows - start)
+        numbers = rng.normal(size=(n, columns))
+        target = numbers @ weights + 0.5 * numbers[:, 0] ** 2 + rng.normal(scale=0.1, size=n)
+        frame = pd.DataFrame(numbers.round(5), columns=[f"x{i}" for i in range(columns)])
+        frame["target"] = target.round(5)
+        frame.to_csv(path, index=False, header=start == 0, mode="w" if start == 0 else "a")
+    return path

@@ -45,6 +45,8 @@ class CsvConfig(FileDataConfig, ClassWeightConfig):
     min_category_count: int = Field(1, ge=1)
     text: TextOptions = Field(default_factory=TextOptions)
     sample_rows: int = Field(100_000, ge=100)
+    spill: bool = True  # a streamed CSV's decoded rows are written to spill_dir once, read from there every epoch
+    spill_dir: str | None = None  # null: the system's temporary folder ($TMPDIR)
 
 
 def _threshold(cfg: CsvConfig, size_mb: float) -> tuple[float, str]:

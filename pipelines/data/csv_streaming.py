@@ -3,15 +3,32 @@
 One pass over the files with pandas, in chunks, checks every row (a word in a numeric column is
 reported with its file and row before training starts), counts the rows of each split, collects
 the classes and keeps a bounded, uniform sample of the training rows to adapt the preprocessing
-layers. Training then reads the lines again through tf.data: each row's split follows from a hash
-of its index and the seed, computed by the same TensorFlow op in both passes, so the splits never
-overlap. Rows are lines: a quoted field may not hold a line break.
+layers. Training then reads the files again with the same reader and the same options, and
+converts the cells with the same functions (`strata.data.tables`), so the stream holds exactly
+the rows and values the checking pass accepted: a quoted field may hold the delimiter or a line
+break, a short row reads as missing cells, a number is a number by the same rule. Each row's
+split follows from a hash of its index among the data rows of all the files and the seed
+(`split_of_rows`), the same in both passes, so the splits never overlap.
+
+The checking pass also writes what it decoded, split by split, to a spill folder (`Spill`: one
+Arrow IPC file per split, one record batch per chunk, in `data.spill_dir` or the system's
+temporary folder, removed when the bundle is), so every epoch reads float32 columns from a
+memory map instead of parsing text again: parsing costs one pass, not one per epoch. Without the
+room for it (or with `data.spill=false`), every epoch parses the files again (`chunks`).
+
+The stream is a Python generator of whole decoded chunks, not of rows: a row costs the pipeline
+no Python call and no tf.data element of its own. The chunks are shuffled and cut into batches
+by tf.data (`_shuffled`).
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import os
+import shutil
+import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +49,10 @@ log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 50_000
 HELD_OUT_SAMPLE = 2_000
-NUMBER = r"\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|[iI]nf|[iI]nfinity|[nN]a[nN])\s*"
+# rows of the runs a permuted chunk is cut into before the shuffle buffer mixes them: small
+# enough that a batch draws on several runs of the window, large enough that the per-element
+# cost of tf.data stays far below the training step's
+RUN_ROWS = 32
 
 
 @dataclass
@@ -42,17 +62,18 @@ class StreamingCsvBundle(DataBundle):
     files: list[Path] = field(default_factory=list)
     delimiter: str = ","
     header: bool = True
+    # how the files are read, as `read_options` of the config gives it (header, column_names,
+    # encoding): the checking pass and the stream read with these, through `_chunks`
+    reading: dict = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    # rows of each split in the files, those without a target included: the stream batches them
-    # all and drops the target-less rows from each batch, so they count towards its batches
-    file_rows: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # rows with a target in each split
     label_index: dict[str, int] = field(default_factory=dict)
     fractions: tuple[float, float] = (0.1, 0.1)
     split_seed: int = 0
     # training rows of each class in the files (the training split holds a sample)
     train_class_counts: list[int] = field(default_factory=list)
+    spill: Spill | None = None  # the checking pass's decoded rows, read instead of the files
 
     def size(self, split: str) -> int:
         return self.counts.get(split, 0)
@@ -63,86 +84,97 @@ class StreamingCsvBundle(DataBundle):
         return np.asarray(self.train_class_counts, dtype="int64")
 
     def dataset(self, split: str, batch_size: int, training: bool = False, with_targets: bool = True):
+        """Batches of `(x, y)` (or `x`) of one split, as `DataBundle.dataset` gives them for a
+        table held in memory: `x[name]` of shape (batch, 1), float32 or string; `y` int32 class
+        indices or float32 numbers. Rows without a target are left out."""
         import tensorflow as tf
 
-        wanted = SPLITS.index(split)
-        validation, test = self.fractions
-        skip = 1 if self.header else 0
-        files = tf.data.Dataset.from_tensor_slices([str(f) for f in self.files])
-        lines = files.flat_map(lambda f: tf.data.TextLineDataset(f).skip(skip))
-        lines = lines.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)
-
-        def in_split(i, batch):
-            return tf.boolean_mask(batch, tf.equal(split_of_rows(i, self.split_seed, validation, test), wanted))
-
-        # the split of each row, decided on blocks of lines (one vectorized hash per block)
-        ds = lines.enumerate().batch(8192).map(in_split, num_parallel_calls=self.parallel_calls()).unbatch()
-        ds = ds.with_options(self.options())
-        decode = self._decoder(with_targets)
+        read = self.spilled if self.spill is not None else self.chunks
+        blocks = tf.data.Dataset.from_generator(
+            lambda: read(split), output_signature=self._signature()
+        ).with_options(self.options())
+        if self.pipeline.prefetch:  # the next chunk is read while this one trains
+            blocks = blocks.prefetch(2)
         cache = self._cache_file()
-        if cache:  # rows parsed once, in file order, and cached; shuffled afresh every epoch after
-            ds = ds.batch(batch_size).map(decode, num_parallel_calls=self.parallel_calls()).unbatch()
-            ds = ds.cache(f"{cache}.{split}")
+        if cache and self.spill is None:  # chunks parsed once, in file order, and cached; shuffled afresh every epoch after
+            blocks = blocks.cache(f"{cache}.{split}")
         if training and self.pipeline.shuffle_buffer > 0:
-            ds = ds.shuffle(self.pipeline.shuffle_buffer, seed=self.seed, reshuffle_each_iteration=True)
-        # lengths counted by the checking pass: decoded rows (cached) or every row in the files
-        rows = self.size(split) if cache else self.file_rows.get(split, 0)
-        ds = with_length(ds.batch(batch_size), rows, batch_size)
-        if not cache:
-            ds = ds.map(decode, num_parallel_calls=self.parallel_calls())
+            ds = self._shuffled(blocks).rebatch(batch_size)
+        else:
+            ds = blocks.rebatch(batch_size)
+        if not with_targets:
+            ds = ds.map(lambda x, y: x)
+        ds = with_length(ds, self.size(split), batch_size).with_options(self.options())
         if self.pipeline.prefetch:
             ds = ds.prefetch(tf.data.AUTOTUNE)
         return ds
 
-    def _decoder(self, with_targets: bool):
+    def _shuffled(self, blocks):
+        """The training stream's shuffle, on chunks rather than rows: every chunk's rows are
+        permuted (a new permutation each epoch, drawn from the seed, the epoch's key and the
+        chunk's number), cut into runs of `RUN_ROWS` rows, and the runs mixed by a buffer of
+        `pipeline.shuffle_buffer` rows. A batch so draws its rows from all over one chunk of the
+        files (`CHUNK_ROWS` rows) and, near its ends, from the neighbouring chunk; the chunks
+        themselves come in the files' order. Memory holds the chunk and the buffer, whatever
+        the number of rows."""
         import tensorflow as tf
 
-        n = len(self.columns)
-        position = {c: i for i, c in enumerate(self.columns)}
-        missing = tf.constant(self.missing or [""])
-        target = position[self.task.target]
+        def permuted(key):
+            def permute(i, block):
+                x, y = block
+                order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(y)[0]), seed=tf.stack([key, i]))
+                return {k: tf.gather(v, order) for k, v in x.items()}, tf.gather(y, order)
+
+            return blocks.enumerate().map(permute, num_parallel_calls=self.parallel_calls())
+
+        # one key per epoch, as the in-memory path draws its permutation (`_batch_indices`)
+        keys = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).take(1)
+        runs = keys.flat_map(permuted).rebatch(RUN_ROWS)
+        window = max(1, self.pipeline.shuffle_buffer // RUN_ROWS)
+        return runs.shuffle(window, seed=self.seed, reshuffle_each_iteration=True)
+
+    def _signature(self):
+        import tensorflow as tf
+
+        x = {
+            f.name: tf.TensorSpec((None, 1), tf.string if f.dtype == "string" else tf.float32)
+            for f in self.features
+        }
         classification = self.task.kind in ("binary", "multiclass")
-        if classification:
-            table = tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(
-                    tf.constant(list(self.label_index)), tf.constant(list(self.label_index.values()), tf.int64)
-                ),
-                default_value=-1,
-            )
+        return x, tf.TensorSpec((None,), tf.int32 if classification else tf.float32)
 
-        def is_missing(values):
-            stripped = tf.strings.strip(values)
-            return tf.reduce_any(tf.equal(tf.expand_dims(stripped, -1), missing), axis=-1)
+    def spilled(self, split: str):
+        """The rows of `split` as the checking pass decoded and spilled them, chunk by chunk:
+        (feature arrays by input name, targets)."""
+        classification = self.task.kind in ("binary", "multiclass")
+        for x, target in self.spill.read(split, self.features):
+            y = _class_indices(target, self.label_index) if classification else target
+            yield x, y
 
-        def number(values):
-            absent = is_missing(values)
-            valid = tf.strings.regex_full_match(values, NUMBER) & ~absent
-            parsed = tf.strings.to_number(tf.where(valid, tf.strings.strip(values), "0"), tf.float32)
-            return tf.where(valid, parsed, tf.constant(float("nan")))
-
-        def decode(lines):
-            fields = tf.io.decode_csv(
-                lines, record_defaults=[[""]] * n, field_delim=self.delimiter, use_quote_delim=self.delimiter != "\t"
-            )
-            x = {}
-            for f in self.features:
-                values = fields[position[f.column]]
-                if f.dtype == "string":
-                    x[f.name] = tf.reshape(tf.where(is_missing(values), "", values), (-1, 1))
+    def chunks(self, split: str):
+        """The rows of `split` that have a target, read chunk by chunk as the checking pass reads
+        them: (feature arrays by input name, targets) per chunk of the files."""
+        wanted = SPLITS.index(split)
+        missing = set(self.missing)
+        classification = self.task.kind in ("binary", "multiclass")
+        row0 = 0
+        for f in self.files:
+            for chunk in _chunks(f, self.delimiter, self.columns, **self.reading):
+                index = np.arange(row0, row0 + len(chunk))
+                row0 += len(chunk)
+                rows = split_of_rows(index, self.split_seed, *self.fractions).numpy() == wanted
+                target = chunk[self.task.target].to_numpy(dtype=str)
+                rows &= ~tables.missing_mask(target, missing)
+                if not rows.any():
+                    continue
+                part = chunk[rows].reset_index(drop=True)
+                table = tables.Table(part, [f], [0], self.header)
+                x = _decoded(table, self.features, missing)
+                if classification:
+                    y = _class_indices(target[rows], self.label_index)
                 else:
-                    x[f.name] = tf.reshape(number(values), (-1, 1))
-            raw = fields[target]
-            if classification:
-                y = table.lookup(tf.strings.strip(raw))
-                keep = y >= 0
-                y = tf.cast(y, tf.int32)
-            else:
-                y = number(raw)
-                keep = ~tf.math.is_nan(y)
-            x = {k: tf.boolean_mask(v, keep) for k, v in x.items()}
-            return (x, tf.boolean_mask(y, keep)) if with_targets else x
-
-        return decode
+                    y = tables.parse_numbers(target[rows], np.zeros(int(rows.sum()), bool))[0].astype("float32")
+                yield x, y
 
 
 def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int) -> StreamingCsvBundle:
@@ -158,43 +190,14 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
     seed_of_split = split_seed(cfg, seed)
     fractions = (cfg.split.validation, cfg.split.test)
     counts = dict.fromkeys(SPLITS, 0)
-    file_rows = dict.fromkeys(SPLITS, 0)
     labels: dict[str, str] = {}  # raw label -> class name
     train_labels: dict[str, int] = {}  # raw label -> training rows
     samples: dict[str, list] = {s: [] for s in SPLITS}  # (priority, x dict, raw target) chunks
-    row0 = 0
-    for f in files:
-        offset = 0
-        for chunk in _chunks(f, delimiter, cfg, columns):
-            chunk = chunk.reset_index(drop=True)
-            table = tables.Table(chunk, [f], [-offset], cfg.header)
-            index = np.arange(row0, row0 + len(chunk))
-            part = split_of_rows(index, seed_of_split, *fractions).numpy()
-            target = chunk[cfg.target].to_numpy(dtype=str)
-            present = ~tables.missing_mask(target, missing)
-            x = _features_of(cfg, table, layout)
-            if kind == "regression":
-                _, bad = tables.parse_numbers(target, ~present)
-                if bad.any():
-                    row = int(np.flatnonzero(bad)[0])
-                    raise DataError(f"data.target={cfg.target}: {table.where(row)} holds {str(target[row])!r}, expected a number.")
-            else:
-                for raw in set(np.char.strip(target[present].astype(str)).tolist()):
-                    labels.setdefault(raw, tables.canonical_label(raw))
-            priority = row_hash(index, seed_of_split + 7919).numpy()
-            for s, name in enumerate(SPLITS):
-                rows = np.flatnonzero((part == s) & present)
-                counts[name] += len(rows)
-                if name == "train" and kind != "regression":
-                    for raw, count in zip(*np.unique(np.char.strip(target[rows].astype(str)), return_counts=True)):
-                        train_labels[str(raw)] = train_labels.get(str(raw), 0) + int(count)
-                file_rows[name] += int((part == s).sum())
-                limit = cfg.sample_rows if name == "train" else HELD_OUT_SAMPLE
-                samples[name] = _keep_lowest(samples[name], priority[rows], {k: v[rows] for k, v in x.items()},
-                                             target[rows], limit)
-            offset += len(chunk)
-            row0 += len(chunk)
-
+    spill = Spill.create(cfg, files, features, kind)  # its folder goes when the bundle does, or at exit
+    _check(cfg, files, delimiter, columns, features, kind, fractions, seed_of_split, counts, labels, train_labels,
+           samples, spill)
+    if spill is not None:
+        spill.close()
     if kind == "regression":
         task = Task("regression", target=cfg.target)
     else:
@@ -223,45 +226,192 @@ def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int)
     log.info("data: streaming %s rows (%s)", f"{sum(counts.values()):,}", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     return StreamingCsvBundle(
         features, task, splits, cfg.pipeline, seed,
-        files=list(files), delimiter=delimiter, header=cfg.header, columns=columns,
-        missing=sorted(missing), counts=counts, file_rows=file_rows, label_index=label_index, fractions=fractions, split_seed=seed_of_split,
-        train_class_counts=train_class_counts,
+        files=list(files), delimiter=delimiter, header=cfg.header, reading=read_options(cfg), columns=columns,
+        missing=sorted(missing), counts=counts, label_index=label_index, fractions=fractions, split_seed=seed_of_split,
+        train_class_counts=train_class_counts, spill=spill,
     )
 
 
-def _chunks(f: Path, delimiter: str, cfg: CsvConfig, columns: list[str]):
+class Spill:
+    """The decoded rows of a streamed CSV, split by split: one Arrow IPC file per split in a
+    folder of its own, one record batch per chunk of the files (feature columns in the order of
+    the features, float32 or strings, then the target: float32, or the raw label). Written by the
+    checking pass, read through a memory map every epoch. The folder is removed when the object
+    is (or when the process exits); a folder left by a process that was killed is removed by the
+    next spill in the same place."""
+
+    PREFIX = "strata-spill-"
+
+    def __init__(self, folder: Path, features, kind: str):
+        import pyarrow as pa
+
+        self.folder = folder
+        fields = [pa.field(f"x{i}", pa.float32() if f.kind == "numeric" else pa.string()) for i, f in enumerate(features)]
+        fields.append(pa.field("y", pa.float32() if kind == "regression" else pa.string()))
+        self.schema = pa.schema(fields)
+        self.features = list(features)
+        self._writers: dict = {}
+        self._remove = weakref.finalize(self, shutil.rmtree, str(folder), True)
+
+    @classmethod
+    def create(cls, cfg: CsvConfig, files: list[Path], features, kind: str) -> Spill | None:
+        """A spill folder in `data.spill_dir` (null: the system's temporary folder), or None,
+        logged, when `data.spill=false` or the folder's disk lacks the room."""
+        if not cfg.spill:
+            log.info("data: data.spill=false: every epoch parses the files again")
+            return None
+        cache = cfg.pipeline.cache
+        if isinstance(cache, str) and cache:  # a cache file of the user's own: filled by the first epoch instead
+            log.info("data: data.pipeline.cache=%s: the first epoch parses the files and caches them there", cache)
+            return None
+        parent = Path(cfg.spill_dir or tempfile.gettempdir()).expanduser()
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            free = shutil.disk_usage(parent).free
+        except OSError as ex:
+            raise DataError(f"data.spill_dir: cannot use {parent} ({ex.strerror or ex}); name a writable folder, or set data.spill=false.") from None
+        # decoded, a number takes 4 bytes, about what its text takes; strings take their text
+        needed = sum(f.stat().st_size for f in files) * 1.1 + 2**28
+        if free < needed:
+            log.warning("data: %s has %.3g GB free, less than the %.3g GB a decoded copy of the files may take: every "
+                        "epoch parses the files again (data.spill_dir names a folder with more room)",
+                        parent, free / 2**30, needed / 2**30)
+            return None
+        _remove_abandoned(parent)
+        folder = Path(tempfile.mkdtemp(prefix=f"{cls.PREFIX}{os.getpid()}-", dir=parent))
+        log.info("data: the checking pass spills the decoded rows to %s; every epoch reads them from there", folder)
+        return cls(folder, features, kind)
+
+    def write(self, split: str, x: dict[str, np.ndarray], target: np.ndarray) -> None:
+        import pyarrow as pa
+
+        writer = self._writers.get(split)
+        if writer is None:
+            writer = self._writers[split] = pa.ipc.new_file(str(self.folder / f"{split}.arrow"), self.schema)
+        values = [x[f.name].reshape(-1) for f in self.features] + [target]
+        writer.write_batch(pa.record_batch(
+            [pa.array(v, type=t) for v, t in zip(values, self.schema.types)], schema=self.schema))
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+    def read(self, split: str, features):
+        """(feature arrays by input name, of shape (rows, 1); targets) per chunk of `split`."""
+        import pyarrow as pa
+
+        path = self.folder / f"{split}.arrow"
+        if not path.exists():  # no row of the files fell in this split
+            return
+        with pa.memory_map(str(path)) as source:
+            reader = pa.ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                batch = reader.get_batch(i)
+                x = {f.name: batch.column(j).to_numpy(zero_copy_only=False).reshape(-1, 1) for j, f in enumerate(features)}
+                yield x, batch.column(len(features)).to_numpy(zero_copy_only=False)
+
+    def remove(self) -> None:
+        self._remove()
+
+
+def _remove_abandoned(parent: Path) -> None:
+    """Removes the spill folders in `parent` of processes that no longer run (killed before
+    they could remove their own)."""
+    for folder in parent.glob(f"{Spill.PREFIX}*"):
+        try:
+            pid = int(folder.name[len(Spill.PREFIX):].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):  # not a spill's name, or a live process of another user
+            continue
+
+
+def _check(cfg, files, delimiter, columns, features, kind, fractions, seed_of_split, counts, labels, train_labels,
+           samples, spill):
+    """The checking pass: every row of the files read, checked and counted by split; the labels
+    and training class counts collected; bounded samples of each split kept (`samples`); the
+    decoded rows of each split written to `spill` (if any)."""
+    missing = set(cfg.missing_values)
+    row0 = 0
+    for f in files:
+        offset = 0
+        for chunk in _chunks(f, delimiter, columns, **read_options(cfg)):
+            chunk = chunk.reset_index(drop=True)
+            table = tables.Table(chunk, [f], [-offset], cfg.header)
+            index = np.arange(row0, row0 + len(chunk))
+            part = split_of_rows(index, seed_of_split, *fractions).numpy()
+            target = chunk[cfg.target].to_numpy(dtype=str)
+            present = ~tables.missing_mask(target, missing)
+            x = _decoded(table, features, missing)
+            if kind == "regression":
+                numbers, bad = tables.parse_numbers(target, ~present)
+                if bad.any():
+                    row = int(np.flatnonzero(bad)[0])
+                    raise DataError(f"data.target={cfg.target}: {table.where(row)} holds {str(target[row])!r}, expected a number.")
+            else:
+                for raw in set(np.char.strip(target[present].astype(str)).tolist()):
+                    labels.setdefault(raw, tables.canonical_label(raw))
+            priority = row_hash(index, seed_of_split + 7919).numpy()
+            for s, name in enumerate(SPLITS):
+                rows = np.flatnonzero((part == s) & present)
+                counts[name] += len(rows)
+                if name == "train" and kind != "regression":
+                    for raw, count in zip(*np.unique(np.char.strip(target[rows].astype(str)), return_counts=True)):
+                        train_labels[str(raw)] = train_labels.get(str(raw), 0) + int(count)
+                if spill is not None and len(rows):
+                    spill.write(name, {k: v[rows] for k, v in x.items()},
+                                numbers[rows].astype("float32") if kind == "regression" else target[rows])
+                limit = cfg.sample_rows if name == "train" else HELD_OUT_SAMPLE
+                samples[name] = _keep_lowest(samples[name], priority[rows], {k: v[rows] for k, v in x.items()},
+                                             target[rows], limit)
+            offset += len(chunk)
+            row0 += len(chunk)
+
+
+def _chunks(f: Path, delimiter: str, columns: list[str], header: bool, column_names: list[str] | None, encoding: str):
+    """The file's rows as frames of strings, `CHUNK_ROWS` at a time: the one reader of both the
+    checking pass and the stream, so that both see the same rows and cells."""
     import pandas as pd
 
     try:
         reader = pd.read_csv(
-            f, sep=delimiter, header=0 if cfg.header else None, names=None if cfg.header else columns,
-            dtype=str, keep_default_na=False, na_filter=False, encoding=cfg.encoding, chunksize=CHUNK_ROWS,
+            f, sep=delimiter, header=0 if header else None, names=None if header else columns,
+            dtype=str, keep_default_na=False, na_filter=False, encoding=encoding, chunksize=CHUNK_ROWS,
             quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
         )
         for chunk in reader:
-            if cfg.header:
+            if header:
                 chunk.columns = [str(c).strip() for c in chunk.columns]
-                if cfg.column_names:
-                    chunk.columns = list(cfg.column_names)
+                if column_names:
+                    chunk.columns = list(column_names)
             if list(chunk.columns) != columns:
                 raise DataError(f"data.path: {f} has columns {', '.join(map(str, chunk.columns))}; expected {', '.join(columns)}.")
             yield chunk
     except pd.errors.ParserError as ex:
         raise DataError(f"data.path: cannot parse {f}: {str(ex).strip().splitlines()[-1]}") from None
     except UnicodeDecodeError as ex:
-        raise DataError(f"data.path: {f} is not {cfg.encoding} text (byte {ex.start}); set data.encoding.") from None
+        raise DataError(f"data.path: {f} is not {encoding} text (byte {ex.start}); set data.encoding.") from None
 
 
-def _features_of(cfg: CsvConfig, table: tables.Table, layout) -> dict[str, np.ndarray]:
-    """Feature arrays of a chunk, every numeric cell checked."""
-    missing = set(cfg.missing_values)
+def _decoded(table: tables.Table, features, missing: set[str]) -> dict[str, np.ndarray]:
+    """Feature arrays of a chunk as the in-memory path types them (`typed_columns`), every
+    numeric cell checked: float32 with NaN where missing, or strings with '' where missing."""
     x = {}
-    for f in layout.features(cfg):
+    for f in features:
         if f.kind == "numeric":
             x[f.name] = tables.numeric_column(table, f.column, missing).reshape(-1, 1)
         else:
             x[f.name] = tables.string_column(table, f.column, missing).reshape(-1, 1)
     return x
+
+
+def _class_indices(target: np.ndarray, label_index: dict[str, int]) -> np.ndarray:
+    """Class indices of raw target strings (each present, and seen by the checking pass), looked
+    up once per distinct value."""
+    distinct, inverse = np.unique(np.char.strip(target.astype(str)), return_inverse=True)
+    return np.array([label_index[str(v)] for v in distinct], dtype="int32")[inverse.reshape(-1)]
 
 
 def _keep_lowest(kept: list, priority: np.ndarray, x: dict, target: np.ndarray, limit: int) -> list:
