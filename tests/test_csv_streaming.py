@@ -161,3 +161,42 @@ print(bundle.spill.folder, (bundle.spill.folder / "train.arrow").stat().st_size,
     assert int(rows) == int(expected) > 300
     assert not Path(folder).exists()  # removed at exit
     assert not abandoned.exists() and alive.exists()
+
+
+def test_the_training_stream_mixes_rows_across_chunks_with_a_new_order_every_epoch(tmp_path, tf):
+    """`_mixed` passes every row once, moves rows past their chunk's end by up to the buffer,
+    and orders them by its key; the training dataset draws a new key every epoch (the same
+    keys for the same seed), the validation one keeps the files' order."""
+    from strata.data.csv_source import CsvConfig, load
+    from strata.data.csv_streaming import _mixed
+
+    chunks = [({"a": np.arange(i, i + 100, dtype="float32").reshape(-1, 1)}, np.arange(i, i + 100)) for i in range(0, 500, 100)]
+    first = np.concatenate([y for _, y in _mixed(iter(chunks), 1, buffer=30)])
+    assert sorted(first.tolist()) == list(range(500))
+    again = np.concatenate([y for _, y in _mixed(iter(chunks), 1, buffer=30)])
+    other = np.concatenate([y for _, y in _mixed(iter(chunks), 2, buffer=30)])
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    blocks = [y for _, y in _mixed(iter(chunks), 1, buffer=30)]
+    assert [len(b) for b in blocks] == [70, 100, 100, 100, 100, 30]  # 30 rows held back at a time
+    block_of = np.empty(500, int)
+    for b, ys in enumerate(blocks):
+        block_of[ys] = b
+    chunk_of = np.arange(500) // 100
+    assert (block_of >= chunk_of).all()  # no row leaves before its chunk is read
+    assert 30 <= (block_of > chunk_of).sum() <= 5 * 30  # and some leave with a later chunk
+    xs = np.concatenate([x["a"] for x, _ in _mixed(iter(chunks), 1, buffer=30)]).ravel()
+    assert np.array_equal(xs, first)  # features travel with their targets
+
+    _awkward_table(tmp_path / "t.csv", n=3000)
+    cfg = CsvConfig(path=str(tmp_path / "t.csv"), target="price", in_memory_max_mb=0.001, spill_dir=str(tmp_path / "s"),
+                    pipeline={"shuffle_buffer": 100})
+    epochs = []
+    for seed in (5, 5):
+        bundle = load(cfg, seed)
+        ds = bundle.dataset("train", 64, training=True)
+        epochs.append([np.concatenate([y.numpy() for _, y in ds]) for _ in range(2)])
+    (one, two), (one_again, _) = epochs
+    assert sorted(one.tolist()) == sorted(two.tolist()) and not np.array_equal(one, two)
+    assert np.array_equal(one, one_again)
+    plain = [np.concatenate([y.numpy() for _, y in bundle.dataset("validation", 64)]) for _ in range(2)]
+    assert np.array_equal(*plain)

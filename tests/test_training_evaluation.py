@@ -40,10 +40,14 @@ def test_train_metrics_come_from_a_bounded_sample_that_matches_the_whole_split(t
     assert metrics["train"]["rmse"] == pytest.approx(full["rmse"], rel=0.15), (metrics["train"], full)
     assert metrics["train"]["rmse"] != full["rmse"]  # a sample, not the whole split
 
-    result = strata("train", *common, "trainer.evaluate_train=none", f"hydra.run.dir={tmp_path / 'none'}", cwd=tmp_path)
+    result = strata("train", *common, "trainer.evaluate_train=none", "trainer.validation_steps=2", "trainer.batch_size=32",
+                    f"hydra.run.dir={tmp_path / 'none'}", cwd=tmp_path)
     assert result.code == 0, result.text
     metrics = json.loads((tmp_path / "none" / "metrics.json").read_text())
     assert "train" not in metrics and set(metrics["evaluated_rows"]) == {"validation", "test"}
+    # capped batches are named as such, not as the whole split
+    assert metrics["evaluated_rows"]["validation"] == "64 rows in the first 2 batches (trainer.validation_steps=2) of 300 rows"
+    assert metrics["evaluated_rows"]["test"] == metrics["evaluated_rows"]["validation"]
 
 
 def test_unknown_evaluate_train_is_a_config_error(tmp_path):

@@ -17,8 +17,8 @@ memory map instead of parsing text again: parsing costs one pass, not one per ep
 room for it (or with `data.spill=false`), every epoch parses the files again (`chunks`).
 
 The stream is a Python generator of whole decoded chunks, not of rows: a row costs the pipeline
-no Python call and no tf.data element of its own. The chunks are shuffled and cut into batches
-by tf.data (`_shuffled`).
+no Python call and no tf.data element of its own. Training chunks are shuffled in numpy as they
+are read (`_mixed`), then cut into batches by tf.data's `rebatch`.
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 50_000
 HELD_OUT_SAMPLE = 2_000
-# rows of the runs a permuted chunk is cut into before the shuffle buffer mixes them: small
-# enough that a batch draws on several runs of the window, large enough that the per-element
-# cost of tf.data stays far below the training step's
+# rows of the runs a permuted chunk cached in a file is cut into before the shuffle buffer mixes
+# them: small enough that a batch draws on several runs of the window, large enough that the
+# per-element cost of tf.data stays far below the training step's
 RUN_ROWS = 32
 
 
@@ -90,18 +90,23 @@ class StreamingCsvBundle(DataBundle):
         import tensorflow as tf
 
         read = self.spilled if self.spill is not None else self.chunks
-        blocks = tf.data.Dataset.from_generator(
-            lambda: read(split), output_signature=self._signature()
-        ).with_options(self.options())
+        shuffle = training and self.pipeline.shuffle_buffer > 0
+        cache = self._cache_file() if self.spill is None else None
+        if shuffle and not cache:  # shuffled as they are read, with a new key every epoch
+            keys = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).take(1)
+            blocks = keys.flat_map(lambda key: tf.data.Dataset.from_generator(
+                lambda key: _mixed(read(split), key, self.pipeline.shuffle_buffer),
+                args=(key,), output_signature=self._signature()))
+        else:
+            blocks = tf.data.Dataset.from_generator(lambda: read(split), output_signature=self._signature())
+        blocks = blocks.with_options(self.options())
         if self.pipeline.prefetch:  # the next chunk is read while this one trains
             blocks = blocks.prefetch(2)
-        cache = self._cache_file()
-        if cache and self.spill is None:  # chunks parsed once, in file order, and cached; shuffled afresh every epoch after
+        if cache:  # chunks parsed once, in file order, and cached; shuffled afresh every epoch after
             blocks = blocks.cache(f"{cache}.{split}")
-        if training and self.pipeline.shuffle_buffer > 0:
-            ds = self._shuffled(blocks).rebatch(batch_size)
-        else:
-            ds = blocks.rebatch(batch_size)
+            if shuffle:
+                blocks = self._shuffled(blocks)
+        ds = blocks.rebatch(batch_size)
         if not with_targets:
             ds = ds.map(lambda x, y: x)
         ds = with_length(ds, self.size(split), batch_size).with_options(self.options())
@@ -110,13 +115,9 @@ class StreamingCsvBundle(DataBundle):
         return ds
 
     def _shuffled(self, blocks):
-        """The training stream's shuffle, on chunks rather than rows: every chunk's rows are
-        permuted (a new permutation each epoch, drawn from the seed, the epoch's key and the
-        chunk's number), cut into runs of `RUN_ROWS` rows, and the runs mixed by a buffer of
-        `pipeline.shuffle_buffer` rows. A batch so draws its rows from all over one chunk of the
-        files (`CHUNK_ROWS` rows) and, near its ends, from the neighbouring chunk; the chunks
-        themselves come in the files' order. Memory holds the chunk and the buffer, whatever
-        the number of rows."""
+        """The shuffle of chunks cached in a file (`pipeline.cache`), after the cache: every
+        chunk's rows permuted (a new permutation each epoch), cut into runs of `RUN_ROWS` rows,
+        and the runs mixed by a buffer of `pipeline.shuffle_buffer` rows."""
         import tensorflow as tf
 
         def permuted(key):
@@ -131,7 +132,7 @@ class StreamingCsvBundle(DataBundle):
         keys = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).take(1)
         runs = keys.flat_map(permuted).rebatch(RUN_ROWS)
         window = max(1, self.pipeline.shuffle_buffer // RUN_ROWS)
-        return runs.shuffle(window, seed=self.seed, reshuffle_each_iteration=True)
+        return runs.shuffle(window, seed=self.seed, reshuffle_each_iteration=True).rebatch(CHUNK_ROWS)
 
     def _signature(self):
         import tensorflow as tf
@@ -175,6 +176,30 @@ class StreamingCsvBundle(DataBundle):
                 else:
                     y = tables.parse_numbers(target[rows], np.zeros(int(rows.sum()), bool))[0].astype("float32")
                 yield x, y
+
+
+def _mixed(chunks, key, buffer: int):
+    """The training stream's shuffle, done on whole chunks in numpy: each chunk joins the
+    `buffer` rows held back from the chunks before it, the rows are permuted, and all but
+    `buffer` of them go on (the rest at the end). A row so leaves in a random place of its
+    chunk or of a later one, memory holds one chunk and the buffer, and no row costs a Python
+    call or a tf.data element of its own. `key` (an int64 drawn anew every epoch from the
+    run's seed) seeds the permutations."""
+    rng = np.random.default_rng(int(key) % 2**63)
+    held_x, held_y = None, None
+    for x, y in chunks:
+        if held_y is not None:
+            x = {k: np.concatenate([held_x[k], v]) for k, v in x.items()}
+            y = np.concatenate([held_y, y])
+        order = rng.permutation(len(y))
+        x = {k: v[order] for k, v in x.items()}
+        y = y[order]
+        out = max(len(y) - buffer, 0)
+        held_x, held_y = {k: v[out:] for k, v in x.items()}, y[out:]
+        if out:
+            yield {k: v[:out] for k, v in x.items()}, y[:out]
+    if held_y is not None and len(held_y):
+        yield held_x, held_y
 
 
 def load_streaming(cfg: CsvConfig, files: list[Path], delimiter: str, seed: int) -> StreamingCsvBundle:
@@ -308,8 +333,10 @@ class Spill:
             reader = pa.ipc.open_file(source)
             for i in range(reader.num_record_batches):
                 batch = reader.get_batch(i)
-                x = {f.name: batch.column(j).to_numpy(zero_copy_only=False).reshape(-1, 1) for j, f in enumerate(features)}
-                yield x, batch.column(len(features)).to_numpy(zero_copy_only=False)
+                # copies, not views of the map: a tensor made from a view may outlive the map
+                x = {f.name: np.array(batch.column(j).to_numpy(zero_copy_only=False)).reshape(-1, 1)
+                     for j, f in enumerate(features)}
+                yield x, np.array(batch.column(len(features)).to_numpy(zero_copy_only=False))
 
     def remove(self) -> None:
         self._remove()

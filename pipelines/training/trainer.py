@@ -404,7 +404,11 @@ def _final_metrics(model, bundle, trainer) -> dict[str, dict]:
         values = model.evaluate(source.dataset(split, trainer.batch_size), steps=limit, verbose=0, return_dict=True)
         results[split] = {k: float(v) for k, v in values.items()}
         add_class_metrics(results, split, model, source.dataset(split, trainer.batch_size), bundle.task, limit)
-        evaluated.setdefault(split, f"{bundle.size(split):,} rows")
+        rows = evaluated.get(split, f"{bundle.size(split):,} rows")
+        if limit and limit * trainer.batch_size < source.size(split):  # trainer.validation_steps / steps_per_epoch cap the batches
+            key = "steps_per_epoch" if split == "train" else "validation_steps"
+            rows = f"{limit * trainer.batch_size:,} rows in the first {limit:,} batches (trainer.{key}={limit}) of {rows}"
+        evaluated[split] = rows
     if evaluated:
         results[EVALUATED] = evaluated
     if bundle.task.kind == "retrieval":  # recall@k and NDCG@k, beside the popularity baseline's
