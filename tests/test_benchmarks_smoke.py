@@ -107,3 +107,26 @@ def test_gpu_benchmark_without_a_gpu_says_so_in_one_line_and_leaves_gpu_md_alone
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) if p.exists() else None for p in written} == before
     assert not list(tmp_path.iterdir())  # nothing written where it ran either
+
+
+@pytest.mark.slow
+def test_scaling_benchmark_measures_both_paths_and_judges_each_goal(tmp_path):
+    """benchmarks/scaling.py at two tiny sizes, once each: every run exits 0 on the path it
+    names (the log says which), the figures are numbers, and every goal gets a verdict."""
+    output = tmp_path / "SCALING.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "scaling.py"), "--rows", "1000", "10000", "--reps", "1",
+         "--epochs", "1", "--model-args", "model=mlp model.units=[8] report=false export=none",
+         "--workdir", str(tmp_path / "work"), "--output-json", str(output)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads(output.read_text())
+    assert sorted((r["rows"], r["path"]) for r in record["runs"]) == [
+        (1000, "in_memory"), (1000, "streamed"), (10000, "in_memory"), (10000, "streamed")]
+    for run in record["runs"]:
+        assert run["code"] == 0 and run["data_path_taken"] == run["path"], run
+        assert run["examples_per_second"] > 0 and run["peak_rss_mb"] > 100 and run["first_step_seconds"] > 0, run
+        assert run["train_rows"] == pytest.approx(0.8 * run["rows"], rel=0.05)
+    assert [g["status"] for g in record["goals"]] != [] and all(g["status"] in ("met", "missed") for g in record["goals"])
+    assert "## Scaling" in proc.stdout and "| goal | measured |" in proc.stdout
