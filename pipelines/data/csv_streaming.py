@@ -12,8 +12,8 @@ split follows from a hash of its index among the data rows of all the files and 
 
 The checking pass also writes what it decoded, split by split, to a spill folder (`Spill`: one
 Arrow IPC file per split, one record batch per chunk, in `data.spill_dir` or the system's
-temporary folder, removed when the bundle is), so every epoch reads float32 columns from a
-memory map instead of parsing text again: parsing costs one pass, not one per epoch. Without the
+temporary folder, removed when the bundle is), so every epoch reads float32 columns a record
+batch at a time instead of parsing text again: parsing costs one pass, not one per epoch. Without the
 room for it (or with `data.spill=false`), every epoch parses the files again (`chunks`).
 
 The stream is a Python generator of whole decoded chunks, not of rows: a row costs the pipeline
@@ -261,7 +261,7 @@ class Spill:
     """The decoded rows of a streamed CSV, split by split: one Arrow IPC file per split in a
     folder of its own, one record batch per chunk of the files (feature columns in the order of
     the features, float32 or strings, then the target: float32, or the raw label). Written by the
-    checking pass, read through a memory map every epoch. The folder is removed when the object
+    checking pass, read a record batch at a time every epoch. The folder is removed when the object
     is (or when the process exits); a folder left by a process that was killed is removed by the
     next spill in the same place."""
 
@@ -329,11 +329,13 @@ class Spill:
         path = self.folder / f"{split}.arrow"
         if not path.exists():  # no row of the files fell in this split
             return
-        with pa.memory_map(str(path)) as source:
+        # read, not memory-mapped: the pages of a map count toward the process's resident memory
+        # for as long as it is open, so a map of the whole split grows the peak RSS with the rows
+        with pa.OSFile(str(path), "rb") as source:
             reader = pa.ipc.open_file(source)
             for i in range(reader.num_record_batches):
                 batch = reader.get_batch(i)
-                # copies, not views of the map: a tensor made from a view may outlive the map
+                # copies, not views of arrow's buffers: a tensor may alias the array it is made of
                 x = {f.name: np.array(batch.column(j).to_numpy(zero_copy_only=False)).reshape(-1, 1)
                      for j, f in enumerate(features)}
                 yield x, np.array(batch.column(len(features)).to_numpy(zero_copy_only=False))
