@@ -133,8 +133,8 @@ def typed_columns(cfg: Any, table: tables.Table, layout: ColumnLayout, key: str,
 
 def target_values(target: np.ndarray, column: str, max_classes: int, table: tables.Table, classes=None):
     """Targets as class indices (classification) or floats (regression), and the task."""
-    labels = tables.canonical_labels(target)
-    if classes is not None:  # a separate split file: the training file's classes
+    if classes is not None:
+        labels = tables.canonical_labels(target)  # a separate split file: the training file's classes
         index = {c: i for i, c in enumerate(classes)}
         unknown = [i for i, v in enumerate(labels) if v not in index]
         if unknown:
@@ -148,6 +148,7 @@ def target_values(target: np.ndarray, column: str, max_classes: int, table: tabl
     if kind == "regression":
         numbers, bad = tables.parse_numbers(target, np.zeros(len(target), bool))
         return numbers.astype("float32"), Task("regression", target=column)
+    labels = tables.canonical_labels(target)
     classes = tables.class_order(labels)
     if len(classes) < 2:
         raise DataError(

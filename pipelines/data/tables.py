@@ -312,6 +312,10 @@ def infer_task(values: np.ndarray, max_classes: int) -> str:
     import pandas as pd
 
     numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64")
+    if not np.isnan(numbers).any() and not np.all(numbers == np.round(numbers)) and len(np.unique(numbers)) > 2:
+        # distinct numbers have distinct labels: more than two classes, not all whole, so a number
+        # to regress on (found without one Python call per distinct value of a long column)
+        return "regression"
     distinct = len(set(canonical_label(v) for v in np.unique(values.astype(str))))
     if distinct <= 2:
         return "binary"

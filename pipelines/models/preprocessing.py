@@ -81,15 +81,21 @@ def _with_indicators(mean: np.ndarray, variance: np.ndarray, missing: np.ndarray
     return np.concatenate([mean, missing]), np.concatenate([variance, np.maximum(missing * (1 - missing), 1e-12)])
 
 
+# `numeric_transform: auto` judges a column's skewness on at most this many training rows
+SKEW_ROWS = 100_000
+
+
 def log_columns(values: np.ndarray, transform: str) -> np.ndarray:
     """Per column of a numeric feature's training values: whether the model takes its signed log
     (`model.numeric_transform`: `log` every column, `none` no column, `auto` the heavy-tailed
     ones, `strata.layers.signed_log.heavy_tailed`)."""
-    columns = values.reshape(len(values), -1).astype("float64")
+    columns = values.reshape(len(values), -1)
     if transform == "log":
         return np.ones(columns.shape[1], dtype=bool)
     if transform == "auto":
-        return heavy_tailed(columns)
+        if len(columns) > SKEW_ROWS:  # a uniform sample (the same every run) judges a long column
+            columns = columns[np.sort(np.random.default_rng(0).choice(len(columns), SKEW_ROWS, replace=False))]
+        return heavy_tailed(columns.astype("float64"))
     return np.zeros(columns.shape[1], dtype=bool)
 
 
