@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         "--workdir", type=Path, help="where tables, runs and logs go (default: a temporary folder); tables there are reused"
     )
     parser.add_argument("--reps", type=int, default=3,
-                        help=f"runs of each path per size up to {REPEATED_MAX_ROWS:,} rows, the median kept (default 3; larger sizes run once)")
+                        help=f"runs of each path per size up to {REPEATED_MAX_ROWS:,} rows, the median kept "
+                             "(default 3; larger sizes run once)")
     parser.add_argument("--output-json", type=Path, default=BENCH / "SCALING.json")
     args = parser.parse_args(argv)
     rows_list = sorted(set(args.rows))
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                     result["csv_mb"] = mb
                     measured.setdefault(path, []).append(result)
                     print(f"[{rows:,} rows] {path} ({rep + 1}/{reps}): {_brief(result)}", flush=True)
-            for path, results in measured.items():
+            for results in measured.values():
                 runs.append(_median_run(results))
             if args.workdir is None:
                 csv.unlink()  # the temporary folder would hold every size at once otherwise

@@ -59,7 +59,8 @@ def _threshold(cfg: CsvConfig, size_mb: float) -> tuple[float, str]:
     if budget is None:
         return threshold, f"{threshold:g} MB (the system does not report its available memory; set data.in_memory_max_mb)"
     return threshold, (f"{threshold:.3g} MB, the largest CSV whose loading (about {memory.LOAD_FACTOR:g}x its size) fits "
-                       f"{memory.BUDGET_SHARE:.0%} of the {budget / memory.BUDGET_SHARE / 1024:.3g} GB available (data.in_memory_max_mb=null)")
+                       f"{memory.BUDGET_SHARE:.0%} of the {budget / memory.BUDGET_SHARE / 1024:.3g} GB available "
+                       "(data.in_memory_max_mb=null)")
 
 
 @SOURCES.register("csv", CsvConfig)

@@ -294,7 +294,8 @@ class Spill:
             parent.mkdir(parents=True, exist_ok=True)
             free = shutil.disk_usage(parent).free
         except OSError as ex:
-            raise DataError(f"data.spill_dir: cannot use {parent} ({ex.strerror or ex}); name a writable folder, or set data.spill=false.") from None
+            raise DataError(f"data.spill_dir: cannot use {parent} ({ex.strerror or ex}); name a writable folder, "
+                            "or set data.spill=false.") from None
         # decoded, a number takes 4 bytes, about what its text takes; strings take their text
         needed = sum(f.stat().st_size for f in files) * 1.1 + 2**28
         if free < needed:
