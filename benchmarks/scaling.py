@@ -22,15 +22,19 @@ does per-step work beyond a float check of the loss. Per run:
 - wall seconds: from just before the process starts to its exit (import, loading or the
   checking pass, training, evaluation, export, report: the whole cost a user waits for).
 - time to the first step: from just before the process starts to the first training batch.
-- examples/s: training rows (the log's `train N`) over the training phase of the last epoch (the
-  first one traces the step function), as timed by the probe; strata's own figure (the
-  `throughput` callback's `examples_per_second`, in the epoch log line and TensorBoard's
+- examples/s: training rows (the log's `train N`) over the median training phase of the steady
+  epochs (every epoch but the first, which traces the step function), as timed by the probe,
+  pooled over the repetitions of a path and size. An epoch of a small table lasts under a second,
+  too short a window on a shared machine (one stall decides it): when the steady epochs' median is
+  under `--window` seconds (default 5), each path runs `--reps` more times with enough epochs to
+  fill the window (these runs count for examples/s only, not for wall or RSS). strata's own figure
+  (the `throughput` callback's `examples_per_second`, in the epoch log line and TensorBoard's
   `epoch_examples_per_second`) is recorded beside it.
 - peak RSS: the child's maximum resident set size (`os.wait4`'s rusage).
 
 Each path runs `--reps` times per size (default 3, alternating with the other path; sizes above
-2M rows once), and the run of median examples/s is reported, every repetition beside it in the
-JSON.
+2M rows once), and the run of median wall time is reported (with the pooled examples/s), every
+repetition beside it in the JSON.
 
 Derived: the growth of wall time per 10x rows of each path (wall(10N) / wall(N); other steps
 are scaled to 10x), the streamed / in-memory examples/s ratio per size, and the spread of the
@@ -50,6 +54,7 @@ import os
 import re
 import shlex
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3,
                         help=f"runs of each path per size up to {REPEATED_MAX_ROWS:,} rows, the median kept "
                              "(default 3; larger sizes run once)")
+    parser.add_argument("--window", type=float, default=5.0,
+                        help="seconds of steady training that examples/s is measured over at least (default 5)")
     parser.add_argument("--output-json", type=Path, default=BENCH / "SCALING.json")
     args = parser.parse_args(argv)
     rows_list = sorted(set(args.rows))
@@ -101,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         command += f" --model-args {shlex.quote(args.model_args)}"
     if args.reps != 3:
         command += f" --reps {args.reps}"
+    if args.window != 5.0:
+        command += f" --window {args.window:g}"
     if args.paths != list(PATHS):
         command += " --paths " + " ".join(args.paths)
 
@@ -132,6 +141,15 @@ def main(argv: list[str] | None = None) -> int:
                     result["csv_mb"] = mb
                     measured.setdefault(path, []).append(result)
                     print(f"[{rows:,} rows] {path} ({rep + 1}/{reps}): {_brief(result)}", flush=True)
+            if rows <= REPEATED_MAX_ROWS:  # short epochs: more of them, for examples/s alone
+                extra = {path: _window_epochs(results, args.window) for path, results in measured.items()}
+                for rep in range(args.reps):
+                    for path, epochs in extra.items():
+                        if epochs:
+                            result = train(work, csv, rows, path, epochs, fixed, f"window{rep}")
+                            measured[path].append({**result, "window_run": True})
+                            print(f"[{rows:,} rows] {path} ({epochs} epochs for examples/s, {rep + 1}/{args.reps}): "
+                                  f"{_brief(result)}", flush=True)
             for results in measured.values():
                 runs.append(_median_run(results))
             if args.workdir is None:
@@ -145,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {**machine(load_before, os.getloadavg()), "available_mb_at_start": available_start},
         "fixed_args": ["data=csv", "data.target=target", f"trainer.epochs={args.epochs}", *fixed],
         "paths": PATHS,
+        "window": args.window,
         "runs": runs,
         **derived,
     }
@@ -174,22 +193,44 @@ def table(work: Path, rows: int) -> tuple[Path, float | None]:
     return csv, time.perf_counter() - start
 
 
+def _steady(results: list[dict]) -> list[float]:
+    """The training-phase seconds of every steady epoch (all but each run's first) of `results`."""
+    return [t for r in results for t in (r.get("epoch_seconds") or [])[1:]]
+
+
+def _window_epochs(results: list[dict], window: float) -> int | None:
+    """Epochs a run needs for `window` seconds of steady training, when the runs so far had less
+    per epoch (None when their steady epochs already last `window` or they failed)."""
+    steady = _steady(results)
+    if not steady or any(r.get("code") != 0 or "error" in r for r in results):
+        return None
+    median = statistics.median(steady)
+    return None if median >= window else min(1 + math.ceil(window / max(median, 1e-3)), 60)
+
+
 def _median_run(results: list[dict]) -> dict:
-    """The run of median examples/s among repetitions of one path and size (a failed one, if
-    any failed), with every repetition's figures beside it."""
+    """The run of median wall time among repetitions of one path and size (a failed one, if any
+    failed), with examples/s over the median steady epoch of all of them (window runs included)
+    and every repetition's figures beside it."""
     failed = [r for r in results if r.get("code") != 0 or "error" in r]
     if failed:
         return failed[0]
-    ordered = sorted(results, key=lambda r: r.get("examples_per_second") or 0)
+    timed = [r for r in results if not r.get("window_run")]
+    ordered = sorted(timed, key=lambda r: r["wall_seconds"])
     chosen = dict(ordered[(len(ordered) - 1) // 2])
+    steady = _steady(results)
+    if steady and chosen.get("train_rows"):
+        chosen["examples_per_second"] = chosen["train_rows"] / statistics.median(steady)
+        chosen["steady_epochs"] = len(steady)
     chosen["repetitions"] = [
         {"examples_per_second": r.get("examples_per_second"), "wall_seconds": r["wall_seconds"],
-         "first_step_seconds": r.get("first_step_seconds"), "peak_rss_mb": r["peak_rss_mb"]} for r in results
+         "first_step_seconds": r.get("first_step_seconds"), "peak_rss_mb": r["peak_rss_mb"],
+         "epochs": len(r.get("epoch_seconds") or []), "window_run": bool(r.get("window_run"))} for r in results
     ]
     return chosen
 
 
-def train(work: Path, csv: Path, rows: int, path: str, epochs: int, fixed: list[str], rep: int = 0) -> dict:
+def train(work: Path, csv: Path, rows: int, path: str, epochs: int, fixed: list[str], rep: int | str = 0) -> dict:
     name = f"{rows}_{path}_{rep}"
     probe = work / "probes" / f"{name}.json"
     probe.parent.mkdir(parents=True, exist_ok=True)
@@ -237,7 +278,9 @@ def train(work: Path, csv: Path, rows: int, path: str, epochs: int, fixed: list[
         first_step_seconds=timing["first_batch_time"] - measured["start"] if timing.get("first_batch_time") else None,
         epoch_seconds=seconds,
         epoch_cpu_seconds=cpu,
-        examples_per_second=train_rows / seconds[-1] if train_rows and seconds else (logged[-1] if logged else None),
+        # this run's own figure: the median steady epoch (the last, with only two epochs)
+        examples_per_second=(train_rows / statistics.median(seconds[1:] or seconds) if train_rows and seconds
+                             else (logged[-1] if logged else None)),
         # per second of process CPU time (all threads): steadier on a shared machine, but it counts
         # tf.data's parallel decoding too, so it is no fair comparison across the two paths
         examples_per_cpu_second=train_rows / cpu[-1] if train_rows and cpu and cpu[-1] else None,
@@ -310,9 +353,11 @@ def markdown(record: dict) -> str:
         "Each run is `strata train " + " ".join(a for a in record["fixed_args"]) + " data.path=<csv>` plus "
         f"`{record['paths']['in_memory']}` (in_memory) or `{record['paths']['streamed']}` (streamed), in a "
         "fresh process. Wall: process start to exit; first step: process start to the first training "
-        "batch; examples/s: training rows over the last epoch's training phase (strata's own "
-        "`examples_per_second` in brackets); peak RSS: the process's maximum resident set. Up to 2M rows, "
-        "each figure is the run of median examples/s of `--reps` runs per path, the paths alternating.",
+        "batch; examples/s: training rows over the median training phase of the steady epochs (all but "
+        "each run's first), pooled over the runs of a path and size, with more runs of more epochs where "
+        f"an epoch lasts under {record.get('window', 5):g} s (strata's own `examples_per_second` of the "
+        "reported run in brackets); peak RSS: the process's maximum resident set. Up to 2M rows, each "
+        "row is the run of median wall time of `--reps` runs per path, the paths alternating.",
         "",
         "| rows | path | CSV MB | wall s | first step s | examples/s (strata's) | peak RSS MB | exit |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import subprocess
 import sys
 
@@ -112,11 +113,12 @@ def test_gpu_benchmark_without_a_gpu_says_so_in_one_line_and_leaves_gpu_md_alone
 @pytest.mark.slow
 def test_scaling_benchmark_measures_both_paths_and_judges_each_goal(tmp_path):
     """benchmarks/scaling.py at two tiny sizes, once each: every run exits 0 on the path it
-    names (the log says which), the figures are numbers, and every goal gets a verdict."""
+    names (the log says which), the figures are numbers, an epoch shorter than the window gets
+    runs of more epochs for examples/s, and every goal gets a verdict."""
     output = tmp_path / "SCALING.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "scaling.py"), "--rows", "1000", "10000", "--reps", "1",
-         "--epochs", "1", "--model-args", "model=mlp model.units=[8] report=false export=none",
+         "--epochs", "2", "--window", "0.3", "--model-args", "model=mlp model.units=[8] report=false export=none",
          "--workdir", str(tmp_path / "work"), "--output-json", str(output)],
         cwd=tmp_path, capture_output=True, text=True, timeout=900,
     )
@@ -128,5 +130,12 @@ def test_scaling_benchmark_measures_both_paths_and_judges_each_goal(tmp_path):
         assert run["code"] == 0 and run["data_path_taken"] == run["path"], run
         assert run["examples_per_second"] > 0 and run["peak_rss_mb"] > 100 and run["first_step_seconds"] > 0, run
         assert run["train_rows"] == pytest.approx(0.8 * run["rows"], rel=0.05)
+        timed = [r for r in run["repetitions"] if not r["window_run"]]
+        window = [r for r in run["repetitions"] if r["window_run"]]
+        assert len(timed) == 1 and timed[0]["epochs"] == 2, run["repetitions"]
+        # a steady epoch under 0.3 s calls for one more run of 1 + ceil(0.3 s / epoch) epochs
+        short = statistics.median(run["epoch_seconds"][1:]) < 0.3
+        assert len(window) == int(short) and all(r["epochs"] > 2 for r in window), run["repetitions"]
+        assert run["steady_epochs"] == 1 + sum(r["epochs"] - 1 for r in window)
     assert [g["status"] for g in record["goals"]] != [] and all(g["status"] in ("met", "missed") for g in record["goals"])
     assert "## Scaling" in proc.stdout and "| goal | measured |" in proc.stdout

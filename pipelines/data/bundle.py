@@ -11,6 +11,26 @@ import numpy as np
 from strata.data.features import Feature, Task
 from strata.data.schema import PipelineConfig
 
+# statistics that judge a whole column (bin quantiles, skewness) read at most this many training
+# rows, a uniform sample, so start-up does not grow with the table (the quantiles of 100,000 rows
+# are within about 0.3% of a column's true ones, far finer than a bin)
+SAMPLE_ROWS = 100_000
+
+
+def sample_rows(values: np.ndarray, limit: int = SAMPLE_ROWS, seed: int = 0) -> np.ndarray:
+    """`values` itself when it has at most `limit` rows, else `limit` of its rows drawn uniformly
+    without replacement (the same rows for a seed), in their original order."""
+    if len(values) <= limit:
+        return values
+    return values[sample_index(len(values), limit, seed)]
+
+
+def sample_index(rows: int, limit: int = SAMPLE_ROWS, seed: int = 0) -> np.ndarray:
+    """Sorted indices of `min(rows, limit)` rows out of `rows`, drawn uniformly (the same for a seed)."""
+    if rows <= limit:
+        return np.arange(rows)
+    return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+
 
 @dataclass
 class Split:

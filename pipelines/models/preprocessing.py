@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from strata.data.bundle import DataBundle
+from strata.data.bundle import DataBundle, sample_rows
 from strata.data.features import Feature
 from strata.layers import Impute, SignedLog
 from strata.layers.signed_log import heavy_tailed, signed_log
@@ -81,10 +81,6 @@ def _with_indicators(mean: np.ndarray, variance: np.ndarray, missing: np.ndarray
     return np.concatenate([mean, missing]), np.concatenate([variance, np.maximum(missing * (1 - missing), 1e-12)])
 
 
-# `numeric_transform: auto` judges a column's skewness on at most this many training rows
-SKEW_ROWS = 100_000
-
-
 def log_columns(values: np.ndarray, transform: str) -> np.ndarray:
     """Per column of a numeric feature's training values: whether the model takes its signed log
     (`model.numeric_transform`: `log` every column, `none` no column, `auto` the heavy-tailed
@@ -93,9 +89,8 @@ def log_columns(values: np.ndarray, transform: str) -> np.ndarray:
     if transform == "log":
         return np.ones(columns.shape[1], dtype=bool)
     if transform == "auto":
-        if len(columns) > SKEW_ROWS:  # a uniform sample (the same every run) judges a long column
-            columns = columns[np.sort(np.random.default_rng(0).choice(len(columns), SKEW_ROWS, replace=False))]
-        return heavy_tailed(columns.astype("float64"))
+        # a long column is judged on a uniform sample (`strata.data.bundle.SAMPLE_ROWS`, the same every run)
+        return heavy_tailed(sample_rows(columns).astype("float64"))
     return np.zeros(columns.shape[1], dtype=bool)
 
 
