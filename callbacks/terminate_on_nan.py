@@ -3,8 +3,6 @@ save it."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from strata.callbacks._base import Callback, CallbackArgs
@@ -29,10 +27,11 @@ class TrainingDiverged(RuntimeError):
 
 @CALLBACKS.register("terminate_on_nan", CallbackArgs)
 class DivergenceGuard(Callback):
-    """Raises `TrainingDiverged` at the first batch whose loss is NaN or infinite.
+    """`keras.callbacks.TerminateOnNaN(raise_error=True)`, raising `TrainingDiverged` (with the
+    epoch, the batch and the loss) at the first batch whose loss is NaN or infinite.
 
-    Unlike `keras.callbacks.TerminateOnNaN` (which lets the epoch end, so the checkpoint and
-    backup callbacks then save the broken weights), the exception leaves `fit` at once: the
+    Keras's default (`raise_error=False`) lets the epoch end, so the checkpoint and backup
+    callbacks would then save the broken weights; raising leaves `fit` at once, and the
     checkpoints keep the last good epoch.
 
     Example:
@@ -43,17 +42,17 @@ class DivergenceGuard(Callback):
     ...     print(ex.epoch, ex.loss)
     """
 
+    keras_base = "TerminateOnNaN"
+
     def __init__(self):
-        super().__init__()
+        super().__init__(raise_error=True)
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is None:
-            return
-        value = float(np.asarray(loss))
-        if not math.isfinite(value):
-            raise TrainingDiverged(self._epoch, batch, value)
+    def on_batch_end(self, batch, logs=None):
+        try:
+            super().on_batch_end(batch, logs)
+        except RuntimeError:  # Keras's own check found the loss NaN or infinite
+            raise TrainingDiverged(self._epoch, batch, float(np.asarray(logs["loss"]))) from None

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import strata
+from tests.conftest import assert_user_error, strata
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def tf():
 
 
 def _awkward_table(path, n=400):
-    """Missing cells, a quoted delimiter, a quoted line break, a number with an underscore,
+    """Missing cells, a quoted delimiter, a quoted line break, a number in scientific notation,
     padded numbers, a short row and rows without a target."""
     rng = np.random.default_rng(1)
     lines = ["size,colour,note,price"]
@@ -30,7 +30,7 @@ def _awkward_table(path, n=400):
         if i % 31 == 4:
             size = "NA"
         elif i == 17:
-            size = "1_000"
+            size = "2.5E1"
         elif i == 18:
             size = f" {size} "
         note = {5: '"a note, with a comma"', 6: '"a note\nover two lines"', 7: ""}.get(i, f"note {i % 4}")
@@ -129,6 +129,22 @@ def test_a_quoted_line_break_trains_streamed_and_in_memory(tmp_path):
     # same rows in all, the fractions close
     assert sum(counts["streamed"]) == sum(counts["in_memory"]) == 3000
     assert all(abs(a - b) <= 60 for a, b in zip(counts["streamed"], counts["in_memory"]))
+
+
+def test_a_number_with_a_digit_separator_is_refused_the_same_in_memory_and_streamed(tmp_path):
+    """'1_000' is no number in a CSV (Python's float() would read it): both paths stop before
+    training with exit 2 and the same line, naming the column, the cell and its row."""
+    rng = np.random.default_rng(0)
+    lines = ["size,price"] + [f"{s:.2f},{2 * s:.2f}" for s in rng.uniform(1, 100, 600)]
+    lines[401] = "1_000,5.0"
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    said = {}
+    for how, extra in (("streamed", ["data.in_memory_max_mb=0.001"]), ("in_memory", [])):
+        result = strata("train", "data=csv", f"data.path={tmp_path / 't.csv'}", "data.target=price", *extra,
+                        "trainer.epochs=1", "report=false", "export=none", f"hydra.run.dir={tmp_path / how}", cwd=tmp_path)
+        assert_user_error(result, "data.path", "column 'size' holds '1_000'", "row 401 (line 402)")
+        said[how] = [line for line in result.err.splitlines() if line.startswith("strata: error:")]
+    assert said["streamed"] == said["in_memory"], said
 
 
 def test_the_spill_goes_with_its_process_and_an_abandoned_one_with_the_next_run(tmp_path):

@@ -118,10 +118,14 @@ def typed_columns(cfg: Any, table: tables.Table, layout: ColumnLayout, key: str,
     table, target = tables.labelled_rows(table, layout.target, missing)
 
     x = {}
-    for feature in layout.features(cfg):
+    features = layout.features(cfg)
+    for feature in features:
+        if feature.column not in table.frame.columns:
+            tables.require_column(table, feature.column, key)
+    # the first bad number in file order, as the streamed path's checking pass meets it
+    tables.check_numbers(table, [f.column for f in features if f.kind == "numeric"], missing, key)
+    for feature in features:
         column = feature.column
-        if column not in table.frame.columns:
-            tables.require_column(table, column, key)
         if feature.kind == "numeric":
             x[feature.name] = tables.numeric_column(table, column, missing, key).reshape(-1, 1)
         else:

@@ -23,7 +23,6 @@ are read (`_mixed`), then cut into batches by tf.data's `rebatch`.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import shutil
@@ -374,6 +373,8 @@ def _check(cfg, files, delimiter, columns, features, kind, fractions, seed_of_sp
             part = split_of_rows(index, seed_of_split, *fractions).numpy()
             target = chunk[cfg.target].to_numpy(dtype=str)
             present = ~tables.missing_mask(target, missing)
+            # rows without a target are left out unread, as in memory (`tables.labelled_rows`)
+            tables.check_numbers(table, [f.column for f in features if f.kind == "numeric"], missing, rows=present)
             x = _decoded(table, features, missing)
             if kind == "regression":
                 numbers, bad = tables.parse_numbers(target, ~present)
@@ -401,37 +402,23 @@ def _check(cfg, files, delimiter, columns, features, kind, fractions, seed_of_sp
 
 
 def _chunks(f: Path, delimiter: str, columns: list[str], header: bool, column_names: list[str] | None, encoding: str):
-    """The file's rows as frames of strings, `CHUNK_ROWS` at a time: the one reader of both the
-    checking pass and the stream, so that both see the same rows and cells."""
-    import pandas as pd
-
-    try:
-        reader = pd.read_csv(
-            f, sep=delimiter, header=0 if header else None, names=None if header else columns,
-            dtype=str, keep_default_na=False, na_filter=False, encoding=encoding, chunksize=CHUNK_ROWS,
-            quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
-        )
-        for chunk in reader:
-            if header:
-                chunk.columns = [str(c).strip() for c in chunk.columns]
-                if column_names:
-                    chunk.columns = list(column_names)
-            if list(chunk.columns) != columns:
-                raise DataError(f"data.path: {f} has columns {', '.join(map(str, chunk.columns))}; expected {', '.join(columns)}.")
-            yield chunk
-    except pd.errors.ParserError as ex:
-        raise DataError(f"data.path: cannot parse {f}: {str(ex).strip().splitlines()[-1]}") from None
-    except UnicodeDecodeError as ex:
-        raise DataError(f"data.path: {f} is not {encoding} text (byte {ex.start}); set data.encoding.") from None
+    """The file's rows as frames of strings, `CHUNK_ROWS` at a time, read by the in-memory path's
+    own reader (`tables.csv_frames`): the one reader of both the checking pass and the stream, so
+    that both see the rows and cells the file gives in memory."""
+    for chunk in tables.csv_frames(f, delimiter, header, column_names, encoding=encoding, chunksize=CHUNK_ROWS):
+        if list(chunk.columns) != columns:
+            raise DataError(f"data.path: {f} has columns {', '.join(map(str, chunk.columns))}; expected {', '.join(columns)}.")
+        yield chunk
 
 
 def _decoded(table: tables.Table, features, missing: set[str]) -> dict[str, np.ndarray]:
-    """Feature arrays of a chunk as the in-memory path types them (`typed_columns`), every
-    numeric cell checked: float32 with NaN where missing, or strings with '' where missing."""
+    """Feature arrays of a chunk as the in-memory path types them (`typed_columns`): float32 with
+    NaN where missing (or not a number: the checking pass has refused a file with such a cell in a
+    row that has a target, `tables.check_numbers`), or strings with '' where missing."""
     x = {}
     for f in features:
         if f.kind == "numeric":
-            x[f.name] = tables.numeric_column(table, f.column, missing).reshape(-1, 1)
+            x[f.name] = tables.column_numbers(table, f.column, missing)[0].astype("float32").reshape(-1, 1)
         else:
             x[f.name] = tables.string_column(table, f.column, missing).reshape(-1, 1)
     return x

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,15 @@ TEXT_MIN_WORDS = 3.0
 # a column whose non-missing values are numbers but for at most this fraction is a numeric
 # column with bad rows (an error), not a categorical one
 BAD_NUMBER_FRACTION = 0.05
+
+# The one grammar of a number in a cell, for every reader (in memory, streamed, predict): the
+# cell stripped of white space is a decimal or scientific-notation number, or inf, infinity or
+# nan in any case. It is exactly what Arrow's cast from string to float64 reads (so the common
+# case, a column of numbers, is parsed in one cast; tests/test_csv_grammar.py checks the two
+# agree), and it reads no digit separators ('1_000', '1,000'), hexadecimal or non-ASCII digits,
+# which Python's float() would take.
+NUMBER_PATTERN = r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
+_NUMBER = re.compile(NUMBER_PATTERN)
 
 
 def delimiter_of(value: str | None, files: list[Path] | None = None) -> str:
@@ -60,11 +70,15 @@ class Table:
     # the line each row starts on, when known (a reader that skips blank lines or reads quoted
     # values over several lines); else a row's line follows from its index and the header
     lines: list[int] | None = field(default=None, repr=False)
+    # the row each row of the frame had when the files were read, once rows have been left out
+    # (`labelled_rows`); None: the same
+    origin: np.ndarray | None = field(default=None, repr=False)
 
     def where(self, row: int) -> str:
         """'<file> row N (line L)' of a row index in the frame."""
-        i = int(np.searchsorted(self.starts, row, side="right")) - 1
-        in_file = row - self.starts[i]
+        read = int(self.origin[row]) if self.origin is not None else row
+        i = int(np.searchsorted(self.starts, read, side="right")) - 1
+        in_file = read - self.starts[i]
         line = self.lines[row] if self.lines is not None else in_file + (2 if self.header else 1)
         return f"{self.files[i]} row {in_file + 1} (line {line})"
 
@@ -120,33 +134,92 @@ def _read_one(f: Path, delimiter: str, header: bool, column_names, key: str, enc
         if nrows is not None:
             frame = frame.head(nrows)
         return _rename(parquet_strings(frame), column_names, f, key)
+    (frame,) = csv_frames(f, delimiter, header, column_names, key, encoding, nrows=nrows)
+    return frame
+
+
+def csv_frames(f: Path, delimiter: str, header: bool, column_names, key: str = "data.path", encoding: str = "utf-8",
+               nrows: int | None = None, chunksize: int | None = None):
+    """The rows of one CSV/TSV file as frames of strings: the whole file (or its first `nrows`
+    rows) as one frame, or `chunksize` rows at a time. The one reader of the in-memory path, the
+    streamed path's checking pass and its epochs, so all of them read the same rows and cells:
+    quoted fields may hold the delimiter, doubled quotes and line breaks (not in a TSV, whose
+    quotes are plain characters); blank lines are skipped; a row with fewer fields than the header
+    has its last cells empty (missing); a row with more is a `DataError` naming its line."""
+    import pandas as pd
+
+    # decoded as it is read, before the parser sees it: so a byte that is not `encoding` is found
+    # at its place in the file whichever way the file is read (pandas decodes the cells only after
+    # tokenizing a whole block, so the error met first would depend on the block size); UTF-8 with
+    # or without a byte order mark
     try:
-        frame = pd.read_csv(
-            f,
+        text = open(f, encoding="utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding,
+                    errors="strict", newline="")
+    except LookupError:
+        raise ConfigError(f"data.encoding={encoding}: no such text encoding; try utf-8, latin-1 or cp1252.") from None
+    try:
+        reader = pd.read_csv(
+            text,
             sep=delimiter,
             header=0 if header else None,
             dtype=str,
             keep_default_na=False,
             na_filter=False,
-            encoding=encoding,
-            encoding_errors="strict",
             quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
             skipinitialspace=False,
             nrows=nrows,
+            chunksize=chunksize,
         )
+        frames = [reader] if chunksize is None else reader
+        width = None
+        for frame in frames:
+            if not isinstance(frame.index, pd.RangeIndex):
+                # every row one field longer than the header: pandas would take the first field
+                # as the row's name and shift the others one column to the left
+                raise DataError(
+                    f"{key}: {f} has rows with more fields than its header ({len(frame.columns)} names); "
+                    "each row needs one field per column."
+                )
+            if width is None:
+                width = len(frame.columns)
+                if header and width == 1 and delimiter != "\t" and "\t" in str(frame.columns[0]):
+                    raise DataError(
+                        f"{key}: {f} looks tab-separated but data.delimiter is {delimiter!r}; set data.delimiter='\\t'."
+                    )
+            if not header:
+                frame.columns = [f"column_{i + 1}" for i in range(len(frame.columns))]
+            else:
+                frame.columns = [str(c).strip() for c in frame.columns]
+            yield _rename(frame, column_names, f, key)
     except pd.errors.EmptyDataError:
         raise DataError(f"{key}: {f} is empty.") from None
     except pd.errors.ParserError as ex:
         raise DataError(f"{key}: cannot parse {f} with delimiter {delimiter!r}: {str(ex).strip().splitlines()[-1]}") from None
-    except UnicodeDecodeError as ex:
-        raise DataError(f"{key}: {f} is not {encoding} text (byte {ex.start}); set data.encoding.") from None
-    if header and len(frame.columns) == 1 and delimiter != "\t" and "\t" in str(frame.columns[0]):
-        raise DataError(f"{key}: {f} looks tab-separated but data.delimiter is {delimiter!r}; set data.delimiter='\\t'.")
-    if not header:
-        frame.columns = [f"column_{i + 1}" for i in range(len(frame.columns))]
-    else:
-        frame.columns = [str(c).strip() for c in frame.columns]
-    return _rename(frame, column_names, f, key)
+    except UnicodeDecodeError:
+        raise DataError(f"{key}: {f} is not {encoding} text ({_undecodable(f, encoding)}); set data.encoding.") from None
+    finally:
+        text.close()
+
+
+def _undecodable(f: Path, encoding: str) -> str:
+    """'line L, byte B' of the first byte of `f` that is not `encoding` text."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset, line = 0, 1
+    with open(f, "rb") as raw:
+        while block := raw.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as ex:
+                at = max(ex.start, 0)
+                return f"line {line + block.count(NEWLINE, 0, at)}, byte {offset + at + 1}"
+            offset += len(block)
+            line += block.count(NEWLINE)
+    return f"byte {offset}"
+
+
+NEWLINE = b"\n"
 
 
 def _rename(frame, column_names, f: Path, key: str):
@@ -186,34 +259,53 @@ def labelled_rows(table: Table, target: str, missing: set[str]) -> tuple[Table, 
         raise DataError(f"data.target={target}: the column is empty in every row of {table.label}.")
     if absent.any():
         log.warning("data: %d rows of %s have no target '%s'; they are left out", int(absent.sum()), table.label, target)
-        table = Table(table.frame[~absent].reset_index(drop=True), table.files, table.starts, table.header)
+        origin = (table.origin if table.origin is not None else np.arange(len(absent)))[~absent]
+        lines = None if table.lines is None else [line for line, gone in zip(table.lines, absent) if not gone]
+        table = Table(table.frame[~absent].reset_index(drop=True), table.files, table.starts, table.header,
+                      lines=lines, origin=origin)
     return table, values[~absent]
 
 
 def parse_numbers(values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Floats (NaN where missing or not a number), and the mask of non-missing non-numbers."""
-    import pandas as pd
+    """Floats (NaN where missing or not a number, `NUMBER_PATTERN`), and the mask of non-missing
+    non-numbers."""
+    import pyarrow as pa
 
-    # the common case first: every present cell is a number (float() accepts surrounding spaces)
-    fast = values.astype(object)
-    fast[missing] = "nan"
-    try:
-        return fast.astype("float64"), np.zeros(len(values), dtype=bool)
-    except (ValueError, TypeError):
-        pass
-    cleaned = np.where(missing, "nan", np.char.strip(values.astype(str)))
-    numbers = pd.to_numeric(pd.Series(cleaned), errors="coerce").to_numpy(dtype="float64")
-    bad = np.isnan(numbers) & ~missing & (np.char.lower(cleaned) != "nan")
+    strings = pa.array(np.asarray(values).astype(str).astype(object), type=pa.string())
+    numbers, bad = _numbers(strings, pa.array(np.asarray(missing, dtype=bool)))
     return numbers, bad
+
+
+def _numbers(strings, absent) -> tuple[np.ndarray, np.ndarray]:
+    """Arrow strings as float64 (NaN where `absent` or not a number) and the mask of present
+    non-numbers: one cast when every present cell is a number, else the cells that match
+    `NUMBER_PATTERN` cast and the others marked. No Python call per cell either way."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(strings)
+    blank = pa.scalar(None, trimmed.type)
+    try:
+        numbers = pc.cast(pc.if_else(absent, blank, trimmed), pa.float64())
+        bad = None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        number = pc.fill_null(pc.match_substring_regex(trimmed, NUMBER_PATTERN), False)
+        keep = pc.and_(number, pc.invert(absent))
+        numbers = pc.cast(pc.if_else(keep, trimmed, blank), pa.float64())
+        bad = pc.and_(pc.invert(number), pc.invert(absent))
+    as_numpy = np.asarray(numbers.to_numpy(zero_copy_only=False), dtype="float64")
+    if bad is None:
+        return as_numpy, np.zeros(len(as_numpy), dtype=bool)
+    return as_numpy, np.asarray(bad.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def column_numbers(table: Table, column: str, missing: set[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One column of the table as floats (NaN where missing or not a number), its missing mask
     and its mask of non-missing non-numbers.
 
-    A column whose present cells are all numbers, the common case, is parsed in one pass of
-    Arrow's compute kernels over the strings pandas holds; anything else (a stray word, a number
-    Arrow does not read, such as '1_000') takes the cell-by-cell path that finds the bad rows.
+    The column is parsed by Arrow's compute kernels over the strings pandas holds, with the one
+    number grammar of every reader (`NUMBER_PATTERN`: '1_000' is not a number, in memory or
+    streamed, whichever rows it is read with).
     """
     key = (column, frozenset(missing))
     if key not in table.parsed:
@@ -226,21 +318,15 @@ def _column_numbers(table: Table, column: str, missing: set[str]) -> tuple[np.nd
     import pyarrow.compute as pc
 
     series = table.frame[column]
-    strings = getattr(series.array, "_pa_array", None)  # pandas' Arrow-backed strings
-    if strings is None or not pa.types.is_string(strings.type) and not pa.types.is_large_string(strings.type):
+    # pandas' Arrow-backed strings are handed over through the Arrow array protocol (no copy of a
+    # one-chunk column); object columns are converted
+    strings = pa.array(series, from_pandas=True)
+    if not (pa.types.is_string(strings.type) or pa.types.is_large_string(strings.type)):
         strings = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
     trimmed = pc.utf8_trim_whitespace(strings)
-    absent = pc.is_in(trimmed, value_set=pa.array(sorted(missing), type=trimmed.type))
-    try:
-        numbers = pc.cast(pc.if_else(absent, pa.scalar(None, trimmed.type), trimmed), pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        values = series.to_numpy(dtype=str)
-        mask = missing_mask(values, missing)
-        numbers, bad = parse_numbers(values, mask)
-        return numbers, mask, bad
-    as_numpy = numbers.to_numpy(zero_copy_only=False) if isinstance(numbers, pa.Array) else numbers.to_numpy()
-    absent_numpy = absent.to_numpy(zero_copy_only=False) if isinstance(absent, pa.Array) else absent.to_numpy()
-    return np.asarray(as_numpy, dtype="float64"), np.asarray(absent_numpy, dtype=bool), np.zeros(len(series), dtype=bool)
+    absent = pc.fill_null(pc.is_in(trimmed, value_set=pa.array(sorted(missing), type=trimmed.type)), False)
+    numbers, bad = _numbers(strings, absent)
+    return numbers, np.asarray(absent.to_numpy(zero_copy_only=False), dtype=bool), bad
 
 
 def infer_kind(values: np.ndarray, missing: np.ndarray, numbers_bad: np.ndarray | None = None) -> str:
@@ -272,16 +358,29 @@ def column_kind(table: Table, column: str, missing: set[str]) -> str:
 
 def numeric_column(table: Table, column: str, missing: set[str], key: str = "data.path") -> np.ndarray:
     """The column as float32 (NaN where missing); a `DataError` at the first non-number."""
-    numbers, _, bad = column_numbers(table, column, missing)
-    if bad.any():
-        values = table.frame[column].to_numpy(dtype=str)
-        row = int(np.flatnonzero(bad)[0])
+    check_numbers(table, [column], missing, key)
+    return column_numbers(table, column, missing)[0].astype("float32")
+
+
+def check_numbers(table: Table, columns: list[str], missing: set[str], key: str = "data.path",
+                  rows: np.ndarray | None = None) -> None:
+    """A `DataError` at the table's first cell, in file order (by row, then by column), that is
+    not a number in one of the numeric `columns` (among `rows`, a mask, when given): the same cell
+    whether the file is checked whole or a chunk of rows at a time."""
+    first = None
+    for column in columns:
+        bad = column_numbers(table, column, missing)[2]
+        if rows is not None:
+            bad = bad & rows
+        if bad.any() and (first is None or int(np.argmax(bad)) < first[0]):
+            first = (int(np.argmax(bad)), column, int(bad.sum()))
+    if first is not None:
+        row, column, count = first
         raise DataError(
-            f"{key}: column '{column}' holds {str(values[row])!r} at {table.where(row)}, expected a number "
-            f"({int(bad.sum())} such rows; mark missing values with data.missing_values, or set "
+            f"{key}: column '{column}' holds {str(table.frame[column].iloc[row])!r} at {table.where(row)}, expected a "
+            f"number ({count} such rows; mark missing values with data.missing_values, or set "
             f"+data.features.{column}=categorical)."
         )
-    return numbers.astype("float32")
 
 
 def string_column(table: Table, column: str, missing: set[str]) -> np.ndarray:
@@ -291,11 +390,10 @@ def string_column(table: Table, column: str, missing: set[str]) -> np.ndarray:
 
 
 def canonical_label(value: str) -> str:
-    """'1.0' and '1' name one class; numbers keep their shortest form."""
-    try:
-        number = float(value)
-    except ValueError:
+    """'1.0' and '1' name one class; numbers (`NUMBER_PATTERN`) keep their shortest form."""
+    if not _NUMBER.match(value.strip()):
         return value.strip()
+    number = float(value)
     if np.isfinite(number) and number == int(number):
         return str(int(number))
     return value.strip()
@@ -309,9 +407,7 @@ def canonical_labels(values: np.ndarray) -> np.ndarray:
 
 def infer_task(values: np.ndarray, max_classes: int) -> str:
     """regression, binary or multiclass from a target column's non-missing strings."""
-    import pandas as pd
-
-    numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64")
+    numbers = parse_numbers(values, np.zeros(len(values), dtype=bool))[0]
     if not np.isnan(numbers).any() and not np.all(numbers == np.round(numbers)) and len(np.unique(numbers)) > 2:
         # distinct numbers have distinct labels: more than two classes, not all whole, so a number
         # to regress on (found without one Python call per distinct value of a long column)

@@ -13,7 +13,7 @@ import numpy as np
 
 from strata.data.features import Feature
 from strata.explain.baselines import raw_baseline
-from strata.explain.raw_features import split_words
+from strata.explain.raw_features import words_of
 
 
 def occlusion(
@@ -73,7 +73,7 @@ def _image_occlusion(predict, x, name, base, targets, full) -> np.ndarray:
 
 def _word_occlusion(predict, x, name, targets, full, cfg):
     texts = [str(t) for t in np.asarray(x[name]).reshape(len(targets), -1)[:, 0]]
-    words_per_text = [[w for w, _ in split_words(t, cfg)] for t in texts]
+    words_per_text = [[w for w, _ in ws] for ws in words_of(texts, cfg)]
     variants, owners = [], []
     for row, words in enumerate(words_per_text):
         for i in range(len(words)):

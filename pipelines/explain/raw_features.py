@@ -8,15 +8,14 @@ n-grams, each n-gram's share given to the words in it).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 
 from strata.data.features import Feature
 
-# Keras TextVectorization's default punctuation set (lower_and_strip_punctuation)
-_PUNCTUATION = re.compile(r"[!\"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~']")
+# the punctuation TextVectorization strips (standardize=*strip_punctuation), as the layer writes it
+KERAS_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
 
 
 def reduce_to_features(
@@ -65,7 +64,7 @@ def text_attributions(point, a: np.ndarray, raw: np.ndarray, combine) -> tuple[l
         per_position = combine(a, axis=-1) if a.ndim == 3 else a.reshape(len(a), -1)
         return [[str(i) for i in range(per_position.shape[1])] for _ in texts], list(per_position)
     cfg = vectorizer.get_config()
-    words = [split_words(t, cfg) for t in texts]
+    words = words_of(texts, cfg)
     if cfg.get("output_mode") == "int":
         per_position = combine(a, axis=-1) if a.ndim == 3 else a
         out_words, out_attr = [], []
@@ -77,19 +76,24 @@ def text_attributions(point, a: np.ndarray, raw: np.ndarray, combine) -> tuple[l
     return _bag_to_words(vectorizer, a, words, cfg)
 
 
-def split_words(text: str, cfg: dict) -> list[tuple[str, str]]:
-    """(original word, token) pairs in the order the vectorizer sees them (default standardize and
-    whitespace split; words that standardize to nothing are dropped, as Keras drops them)."""
+def words_of(texts: list[str], cfg: dict) -> list[list[tuple[str, str]]]:
+    """(original word, token) pairs of each text, in the order a `TextVectorization` layer of
+    config `cfg` sees them, by the very string ops the layer runs (its `standardize`, then its
+    whitespace split): `tf.strings.lower` lower-cases only ASCII letters ('École' stays 'École'
+    where Python's lower() gives 'école') and `tf.strings.split` splits at ASCII white space only.
+    A word that standardizes to nothing is dropped, as the layer drops it."""
+    import tensorflow as tf
+
     standardize = cfg.get("standardize", "lower_and_strip_punctuation")
+    words = tf.strings.split(tf.constant([str(t) for t in texts], dtype=tf.string))  # the layer's split
+    tokens = words
+    if standardize in ("lower", "lower_and_strip_punctuation"):
+        tokens = tf.strings.lower(tokens)
+    if standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
+        tokens = tf.strings.regex_replace(tokens, KERAS_PUNCTUATION, "")
     out = []
-    for word in text.split():
-        token = word
-        if standardize in ("lower", "lower_and_strip_punctuation"):
-            token = token.lower()
-        if standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
-            token = _PUNCTUATION.sub("", token)
-        if token:
-            out.append((word, token))
+    for row_words, row_tokens in zip(words.to_list(), tokens.to_list()):
+        out.append([(w.decode("utf-8", "replace"), t.decode("utf-8", "replace")) for w, t in zip(row_words, row_tokens) if t])
     return out
 
 

@@ -23,7 +23,17 @@ def raw_inputs(features: list[Feature]) -> dict[str, Any]:
     return {f.name: keras.Input(shape=f.shape, dtype=f.dtype, name=f.name) for f in features}
 
 
-def encode(bundle: DataBundle, inputs: dict[str, Any], model_cfg, sequences: bool, raw: tuple[str, ...] = ()) -> dict[str, Any]:
+class Encoded(dict):
+    """Encoded tensors by feature name (what `encode` returns), and of each numeric feature its
+    imputed tensor before normalization with the normalization's statistics (`numeric`: name ->
+    (tensor, mean, variance)), from which `numeric_block` joins the scalar columns."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.numeric: dict[str, tuple[Any, np.ndarray, np.ndarray]] = {}
+
+
+def encode(bundle: DataBundle, inputs: dict[str, Any], model_cfg, sequences: bool, raw: tuple[str, ...] = ()) -> Encoded:
     """Preprocesses every raw input; returns encoded tensors by feature name.
 
     Args:
@@ -35,7 +45,7 @@ def encode(bundle: DataBundle, inputs: dict[str, Any], model_cfg, sequences: boo
         raw: kinds of features the network takes as they are (a pretrained text backbone
             tokenizes its own text).
     """
-    encoded = {}
+    encoded = Encoded()
     for feature in bundle.features:
         x = inputs[feature.name]
         if feature.kind in raw:
@@ -43,7 +53,10 @@ def encode(bundle: DataBundle, inputs: dict[str, Any], model_cfg, sequences: boo
             continue
         values = bundle.train_values(feature.name)
         if feature.kind == "numeric":
-            encoded[feature.name] = _numeric(x, values, feature, getattr(model_cfg, "numeric_transform", "none"))
+            imputed, mean, variance = _numeric(x, values, feature, getattr(model_cfg, "numeric_transform", "none"))
+            encoded.numeric[feature.name] = (imputed, mean, variance)
+            norm = keras.layers.Normalization(mean=mean.tolist(), variance=variance.tolist(), name=f"{feature.name}_norm")
+            encoded[feature.name] = norm(imputed)
         elif feature.kind == "categorical":
             encoded[feature.name] = _categorical(x, values, feature, model_cfg)
         elif feature.kind == "text":
@@ -95,6 +108,8 @@ def log_columns(values: np.ndarray, transform: str) -> np.ndarray:
 
 
 def _numeric(x, values: np.ndarray, feature: Feature, transform: str = "none"):
+    """The feature imputed (and signed-logged where `transform` says), with the mean and variance
+    its normalization takes."""
     logged = log_columns(values, transform)
     if logged.any() and tuple(feature.shape) == (logged.size,):
         # statistics of the logged columns; a missing value is filled with the raw value whose
@@ -109,11 +124,10 @@ def _numeric(x, values: np.ndarray, feature: Feature, transform: str = "none"):
         x, has_missing = _impute(x, mean, missing, feature.name)
     if has_missing:
         mean, variance = _with_indicators(mean, variance, missing)
-    norm = keras.layers.Normalization(mean=mean.tolist(), variance=variance.tolist(), name=f"{feature.name}_norm")
-    return norm(x)
+    return x, np.asarray(mean, dtype="float64"), np.asarray(variance, dtype="float64")
 
 
-def numeric_block(bundle: DataBundle, encoded: dict[str, Any]):
+def numeric_block(bundle: DataBundle, encoded: Encoded):
     """The scalar numeric columns, each imputed, joined into one vector and normalized as one:
     the same values `encode` gives column by column, with one normalization instead of one per
     column (a wide table's per-step cost on a CPU is mostly its op count). It reuses each
@@ -124,10 +138,10 @@ def numeric_block(bundle: DataBundle, encoded: dict[str, Any]):
         return None, []
     imputed, means, variances = [], [], []
     for name in columns:
-        norm, node_index, _ = encoded[name]._keras_history
-        imputed.append(norm._inbound_nodes[node_index].input_tensors[0])
-        means.append(np.asarray(norm.input_mean, dtype="float64").ravel())
-        variances.append(np.asarray(norm.input_variance, dtype="float64").ravel())
+        tensor, mean, variance = encoded.numeric[name]
+        imputed.append(tensor)
+        means.append(mean.ravel())
+        variances.append(variance.ravel())
     # '-' never occurs in a feature's name (`input_name`), so these names cannot clash with one
     joined = keras.layers.Concatenate(name="numeric-block")(imputed)
     norm = keras.layers.Normalization(
