@@ -7,6 +7,7 @@ coerced silently. Used by the `csv`, `text` and `timeseries` sources and by `str
 
 from __future__ import annotations
 
+import codecs
 import csv
 import logging
 import re
@@ -148,23 +149,22 @@ def csv_frames(f: Path, delimiter: str, header: bool, column_names, key: str = "
     has its last cells empty (missing); a row with more is a `DataError` naming its line."""
     import pandas as pd
 
-    # decoded as it is read, before the parser sees it: so a byte that is not `encoding` is found
-    # at its place in the file whichever way the file is read (pandas decodes the cells only after
-    # tokenizing a whole block, so the error met first would depend on the block size); UTF-8 with
-    # or without a byte order mark
+    # UTF-8 with or without a byte order mark
+    reading = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
-        text = open(f, encoding="utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding,
-                    errors="strict", newline="")
+        codecs.lookup(reading)
     except LookupError:
         raise ConfigError(f"data.encoding={encoding}: no such text encoding; try utf-8, latin-1 or cp1252.") from None
     try:
         reader = pd.read_csv(
-            text,
+            f,
             sep=delimiter,
             header=0 if header else None,
             dtype=str,
             keep_default_na=False,
             na_filter=False,
+            encoding=reading,
+            encoding_errors="strict",
             quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
             skipinitialspace=False,
             nrows=nrows,
@@ -193,18 +193,21 @@ def csv_frames(f: Path, delimiter: str, header: bool, column_names, key: str = "
             yield _rename(frame, column_names, f, key)
     except pd.errors.EmptyDataError:
         raise DataError(f"{key}: {f} is empty.") from None
-    except pd.errors.ParserError as ex:
+    except (pd.errors.ParserError, UnicodeDecodeError) as ex:
+        # pandas decodes the cells of a block only after tokenizing it, so which of the two errors
+        # it meets first depends on how many rows it reads at a time: a byte that is not
+        # `encoding` text is reported first, wherever it is, so the file whole and in chunks
+        # are refused alike
+        bad_byte = _undecodable(f, reading)
+        if bad_byte is not None:
+            raise DataError(f"{key}: {f} is not {encoding} text ({bad_byte}); set data.encoding.") from None
+        if isinstance(ex, UnicodeDecodeError):  # not expected once the whole file decodes
+            raise DataError(f"{key}: {f} is not {encoding} text; set data.encoding.") from None
         raise DataError(f"{key}: cannot parse {f} with delimiter {delimiter!r}: {str(ex).strip().splitlines()[-1]}") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{key}: {f} is not {encoding} text ({_undecodable(f, encoding)}); set data.encoding.") from None
-    finally:
-        text.close()
 
 
-def _undecodable(f: Path, encoding: str) -> str:
-    """'line L, byte B' of the first byte of `f` that is not `encoding` text."""
-    import codecs
-
+def _undecodable(f: Path, encoding: str) -> str | None:
+    """'line L, byte B' of the first byte of `f` that is not `encoding` text (None: none is)."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     offset, line = 0, 1
     with open(f, "rb") as raw:
@@ -216,7 +219,11 @@ def _undecodable(f: Path, encoding: str) -> str:
                 return f"line {line + block.count(NEWLINE, 0, at)}, byte {offset + at + 1}"
             offset += len(block)
             line += block.count(NEWLINE)
-    return f"byte {offset}"
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return f"line {line}, byte {offset}"
+    return None
 
 
 NEWLINE = b"\n"
@@ -270,20 +277,19 @@ def parse_numbers(values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, 
     """Floats (NaN where missing or not a number, `NUMBER_PATTERN`), and the mask of non-missing
     non-numbers."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     strings = pa.array(np.asarray(values).astype(str).astype(object), type=pa.string())
-    numbers, bad = _numbers(strings, pa.array(np.asarray(missing, dtype=bool)))
-    return numbers, bad
+    return _numbers(pc.utf8_trim_whitespace(strings), pa.array(np.asarray(missing, dtype=bool)))
 
 
-def _numbers(strings, absent) -> tuple[np.ndarray, np.ndarray]:
-    """Arrow strings as float64 (NaN where `absent` or not a number) and the mask of present
-    non-numbers: one cast when every present cell is a number, else the cells that match
-    `NUMBER_PATTERN` cast and the others marked. No Python call per cell either way."""
+def _numbers(trimmed, absent) -> tuple[np.ndarray, np.ndarray]:
+    """Arrow strings, stripped of white space, as float64 (NaN where `absent` or not a number)
+    and the mask of present non-numbers: one cast when every present cell is a number, else the
+    cells that match `NUMBER_PATTERN` cast and the others marked. No Python call per cell."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    trimmed = pc.utf8_trim_whitespace(strings)
     blank = pa.scalar(None, trimmed.type)
     try:
         numbers = pc.cast(pc.if_else(absent, blank, trimmed), pa.float64())
@@ -318,14 +324,14 @@ def _column_numbers(table: Table, column: str, missing: set[str]) -> tuple[np.nd
     import pyarrow.compute as pc
 
     series = table.frame[column]
-    # pandas' Arrow-backed strings are handed over through the Arrow array protocol (no copy of a
-    # one-chunk column); object columns are converted
-    strings = pa.array(series, from_pandas=True)
-    if not (pa.types.is_string(strings.type) or pa.types.is_large_string(strings.type)):
+    # pandas' Arrow-backed strings are handed over through the Arrow array protocol, chunks and
+    # all (no copy); object columns are converted
+    strings = series.array.__arrow_array__() if hasattr(series.array, "__arrow_array__") else None
+    if strings is None or not (pa.types.is_string(strings.type) or pa.types.is_large_string(strings.type)):
         strings = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
     trimmed = pc.utf8_trim_whitespace(strings)
     absent = pc.fill_null(pc.is_in(trimmed, value_set=pa.array(sorted(missing), type=trimmed.type)), False)
-    numbers, bad = _numbers(strings, absent)
+    numbers, bad = _numbers(trimmed, absent)
     return numbers, np.asarray(absent.to_numpy(zero_copy_only=False), dtype=bool), bad
 
 
