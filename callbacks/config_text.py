@@ -9,7 +9,8 @@ from strata.registry import CALLBACKS
 
 @CALLBACKS.register("config_text", CallbackArgs)
 class ConfigText(Callback):
-    """Writes a YAML text (the resolved config) once, as the `config` tag of TensorBoard's Text tab.
+    """Writes a YAML text (the resolved config) once, as the `config` tag of TensorBoard's Text tab,
+    when the first epoch ends.
 
     Args:
         text: str, the YAML to show.
@@ -24,6 +25,7 @@ class ConfigText(Callback):
         super().__init__()
         self.text = text
         self.writer = SummaryWriter(log_dir)
+        self._written = False
 
     @classmethod
     def from_context(cls, ctx) -> ConfigText:
@@ -37,7 +39,18 @@ class ConfigText(Callback):
             text = OmegaConf.to_yaml(OmegaConf.create(ctx.config.model_dump(mode="json")))
         return cls(text, str(ctx.run.tensorboard))
 
-    def on_train_begin(self, logs=None):
+    # written when the first epoch ends, as Keras's TensorBoard callback writes its first scalars:
+    # importing TensorBoard's summary ops (about 0.2 s) does not keep the first step waiting
+    def on_epoch_end(self, epoch, logs=None):
+        self._write()
+
+    def on_train_end(self, logs=None):
+        self._write()  # a run that trained no epoch (a finished run resumed) still shows its config
+
+    def _write(self) -> None:
+        if self._written:
+            return
+        self._written = True
         import tensorflow as tf
 
         with self.writer.as_default():

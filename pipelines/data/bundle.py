@@ -62,6 +62,10 @@ class DataBundle:
     # data=interactions: "user" / "item" -> their feature tables by id
     # (`strata.data.interactions_source.IdFeatures`), which the model keeps
     side_features: dict[str, Any] = field(default_factory=dict)
+    # (split, batch size, training, with targets) -> the pipeline `dataset` built for them: a
+    # tf.data pipeline is iterated afresh each epoch, so the fit, the callbacks and the final
+    # evaluation share one per split instead of each tracing its own
+    _datasets: dict[tuple, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def feature(self, name: str) -> Feature:
         return next(f for f in self.features if f.name == name)
@@ -79,7 +83,14 @@ class DataBundle:
         return self.splits["train"].x[name]
 
     def dataset(self, split: str, batch_size: int, training: bool = False, with_targets: bool = True):
-        """A batched tf.data pipeline over one split: (features by name, target)."""
+        """A batched tf.data pipeline over one split: (features by name, target), built once for
+        each split and arguments."""
+        key = (split, batch_size, training, with_targets)
+        if key not in self._datasets:
+            self._datasets[key] = self._dataset(split, batch_size, training, with_targets)
+        return self._datasets[key]
+
+    def _dataset(self, split: str, batch_size: int, training: bool, with_targets: bool):
         import tensorflow as tf
 
         part = self.splits[split]
@@ -134,7 +145,10 @@ class DataBundle:
             features = self._decode(features)
             return features if y is None else (features, tf.gather(y, i))
 
-        ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        # `gather` and `permuted` hold no Python control flow over tensors: traced as written,
+        # without AutoGraph's conversion (as Keras traces its train step), whose first use costs
+        # a run about 0.4 s before its first step
+        ds = ds.map(tf.autograph.experimental.do_not_convert(gather), num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE) if self.pipeline.prefetch else ds
 
     def _batch_indices(self, n: int, batch_size: int, shuffle: bool):
@@ -155,7 +169,7 @@ class DataBundle:
             return batches.concatenate(tf.data.Dataset.from_tensors(order[whole:])) if whole < n else batches
 
         keys = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True).take(1)
-        return with_length(keys.flat_map(permuted), n, batch_size).with_options(options)
+        return with_length(keys.flat_map(tf.autograph.experimental.do_not_convert(permuted)), n, batch_size).with_options(options)
 
     def examples(self, split: str, n: int | None = None) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """Up to `n` raw inputs of a split, as the model takes them (8-bit images widened to the
