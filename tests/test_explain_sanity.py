@@ -11,10 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-
-from strata.data.bundle import DataBundle, Split  # noqa: E402
-from strata.data.features import Feature, Task  # noqa: E402
+from strata.data.bundle import DataBundle, Split
+from strata.data.features import Feature, Task
 
 
 def _train(bundle: DataBundle, model_cfg, epochs: int):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-
-keras = pytest.importorskip("keras")
 
 from strata import layers  # noqa: E402
 from strata.layers import (  # noqa: E402

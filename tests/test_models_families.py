@@ -7,16 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 import pytest
-
-import strata.train  # noqa: F401  (registers strata's resolvers)
-from tests.conftest import compose_config
-
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf
 
 import strata.layers  # noqa: E402, F401  (registers strata's layers)
+import strata.train  # noqa: F401  (registers strata's resolvers)
+from tests.conftest import compose_config
 
 
 @dataclass

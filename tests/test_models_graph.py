@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
 from strata.errors import ConfigError
 from tests.conftest import assert_user_error, compose_config, strata
-
-keras = pytest.importorskip("keras")
 
 
 def build(*overrides: str, data=("data.name=iris", "data.as_images=false")):

@@ -1,36 +1,36 @@
-"""Crash safety: a run killed with SIGKILL mid-epoch, while saving the model and while exporting
-leaves no partial model.keras, SavedModel or metrics.json, and resumes to a complete run."""
+"""Crash safety: a run killed with SIGKILL mid-epoch, or with its model or SavedModel written but not
+yet renamed into place, leaves no partial model.keras, SavedModel or metrics.json, and resumes to a
+complete run."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import time
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import STRATA, strata
+from tests.conftest import strata, train_until_killed
+
+CRASH_AT = Path(__file__).resolve().parent / "crash_at.py"
 
 # report=false: no report.html, which no check here reads (a report never fails a run)
 ARGS = ("trainer.epochs=3", "trainer.steps_per_epoch=20", "trainer.batch_size=16", "callbacks.early_stopping=null",
         "report=false")
 
 
-def _mid_epoch(run: Path) -> bool:
-    return (run / "checkpoints" / "backup").is_dir()
-
-
-def _saving_model(run: Path) -> bool:
-    return any(p.name.startswith(".model.keras.") for p in run.iterdir()) if run.is_dir() else False
-
-
-def _exporting(run: Path) -> bool:
-    export = run / "export"
-    return export.is_dir() and any(p.name.startswith(".saved_model.") for p in export.iterdir())
+def _killed(run: Path, name: str | None) -> subprocess.CompletedProcess | None:
+    """A run killed by SIGKILL: mid-epoch (`name` None: once the backup of an epoch exists), or at
+    the moment it would rename its finished `name` into place (`tests/crash_at.py`)."""
+    args = [*ARGS, f"hydra.run.dir={run}"]
+    if name is not None:
+        return subprocess.run([sys.executable, str(CRASH_AT), name, "train", *args], cwd=run.parent,
+                              capture_output=True, text=True, timeout=300)
+    train_until_killed(args, run.parent, lambda: (run / "checkpoints" / "backup").is_dir(), "no backup of an epoch")
+    return None
 
 
 def _assert_no_partial_artifacts(run: Path) -> None:
@@ -48,22 +48,13 @@ def _assert_no_partial_artifacts(run: Path) -> None:
         assert set(json.loads(metrics.read_text())) >= {"train", "validation"}
 
 
-@pytest.mark.parametrize("moment", [_mid_epoch, _saving_model, _exporting], ids=["mid-epoch", "saving-model", "exporting"])
-def test_sigkill_leaves_complete_artifacts_or_none_and_resumes(tmp_path, moment):
+@pytest.mark.parametrize("name", [None, "model.keras", "saved_model"], ids=["mid-epoch", "saving-model", "exporting"])
+def test_sigkill_leaves_complete_artifacts_or_none_and_resumes(tmp_path, name):
     run = tmp_path / "run"
-    proc = subprocess.Popen([str(STRATA), "train", *ARGS, f"hydra.run.dir={run}"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    killed = False
-    while time.time() < deadline and proc.poll() is None:
-        if moment(run):
-            os.kill(proc.pid, signal.SIGKILL)
-            killed = True
-            break
-        time.sleep(0.002)
-    proc.wait(timeout=60)
-    if not killed:
-        pytest.fail(f"the run ended (code {proc.returncode}) before the moment {moment.__name__} was seen")
+    killed = _killed(run, name)
+    if killed is not None:
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        assert not (run / name).exists() and not (run / "export" / name).exists()  # written, never put in place
     _assert_no_partial_artifacts(run)
 
     resumed = strata("train", f"resume={run}", cwd=tmp_path)

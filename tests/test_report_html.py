@@ -7,7 +7,6 @@ import re
 from html.parser import HTMLParser
 
 import numpy as np
-import pytest
 
 from tests.conftest import strata
 
@@ -90,7 +89,6 @@ def test_a_report_that_fails_never_fails_training(tmp_path, caplog):
 
 
 def test_regression_and_classification_plots_from_predictions():
-    pytest.importorskip("tensorflow")
     import keras
 
     from strata.data.bundle import DataBundle, Split
