@@ -42,12 +42,12 @@ class ConfigText(Callback):
     # written when the first epoch ends, as Keras's TensorBoard callback writes its first scalars:
     # importing TensorBoard's summary ops (about 0.2 s) does not keep the first step waiting
     def on_epoch_end(self, epoch, logs=None):
-        self._write()
+        self.write()
 
     def on_train_end(self, logs=None):
-        self._write()  # a run that trained no epoch (a finished run resumed) still shows its config
+        self.write()  # a run that trained no epoch (a finished run resumed) still shows its config
 
-    def _write(self) -> None:
+    def write(self) -> None:
         if self._written:
             return
         self._written = True

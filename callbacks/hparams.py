@@ -29,8 +29,8 @@ IGNORED = ("hydra", "paths", "resume", "callbacks", "debug", "optimized_metric")
 
 @CALLBACKS.register("hparams", CallbackArgs)
 class HParamsLogger(Callback):
-    """Records hyperparameters when training begins and the final metrics after it, so that the
-    runs under one `tensorboard --logdir` (a sweep's trials) line up in the HParams dashboard.
+    """Records hyperparameters once the first epoch ends and the final metrics after training, so
+    that the runs under one `tensorboard --logdir` (a sweep's trials) line up in the HParams dashboard.
 
     The TensorBoard run that holds them is `log_dir`; its `train/` and `validation/` sub-runs
     (Keras's TensorBoard callback) give the per-epoch metric columns.
@@ -52,18 +52,31 @@ class HParamsLogger(Callback):
         self.trial_id = trial_id
         self.writer = SummaryWriter(log_dir)
         self._written = False
+        self._started: int | None = None
 
     @classmethod
     def from_context(cls, ctx) -> HParamsLogger:
         return cls(collect_hparams(ctx.raw_config, ctx.config), str(ctx.run.tensorboard), trial_id=str(ctx.run.root.name))
 
     def on_train_begin(self, logs=None):
+        self._started = self._started or int(time.time())
+
+    # written when the first epoch ends (with the time training began), as Keras's TensorBoard
+    # callback writes its first scalars: importing TensorBoard's summary modules (about 0.4 s)
+    # does not keep the first step waiting
+    def on_epoch_end(self, epoch, logs=None):
+        self.write()
+
+    def on_train_end(self, logs=None):
+        self.write()  # a run that trained no epoch (a finished run resumed) is still in the dashboard
+
+    def write(self) -> None:
         if self._written:
             return
         from tensorboard.plugins.hparams import api as hp
 
         with self.writer.as_default():
-            hp.hparams(self.hparams, trial_id=self.trial_id, start_time_secs=int(time.time()))
+            hp.hparams(self.hparams, trial_id=self.trial_id, start_time_secs=self._started or int(time.time()))
         self.writer.close()
         self._written = True
 

@@ -76,6 +76,12 @@ def test_diverging_run_stops_at_once_with_what_to_try(tmp_path):
                     cwd=tmp_path)
     assert_user_error(result, "training diverged", "loss became nan", "optimizer.learning_rate", "clipnorm")
     assert not (run / "metrics.json").exists() and not (run / "model.keras").exists()
+    # what the run was stays in TensorBoard: its config text and its HParams trial
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert {"config", "_hparams_/session_start_info"} <= set(events.Tags()["tensors"]), events.Tags()
 
 
 # ----------------------------------------------------------------------------- in-process

@@ -22,6 +22,8 @@ from strata.tensorflow_import import import_tensorflow
 import_tensorflow()  # first: TensorFlow's native libraries print while they load
 
 from strata.callbacks import CallbackContext
+from strata.callbacks.config_text import ConfigText
+from strata.callbacks.hparams import HParamsLogger
 from strata.callbacks.terminate_on_nan import TrainingDiverged
 from strata.config.schema import RootConfig
 from strata.data import class_weights
@@ -375,6 +377,9 @@ def _fit(model, bundle, config: RootConfig, run: RunDir, callbacks: list, initia
             shuffle=False,  # tf.data shuffles
         )
     except TrainingDiverged as ex:
+        for callback in callbacks:  # what describes the run (its hyperparameters, its config) stays recorded
+            if isinstance(callback, (ConfigText, HParamsLogger)):
+                callback.write()
         raise _diverged(ex, config, run) from None
 
 
